@@ -1,0 +1,1 @@
+"""Benchmarks: published corpora, their scoring rules and the published reference results."""

@@ -1,0 +1,241 @@
+"""``edgewise bench``: the NAB scoreboard, throughput and cleaning-quality benchmarks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgewise.bench._meta import run_metadata
+
+from ._common import (
+    DEFAULT_DETECTOR,
+    InputError,
+    make_detector,
+    progress_bar,
+    show_help_if_bare,
+    write_json,
+)
+
+__all__ = ["app", "published_scoreboard"]
+
+app = typer.Typer(
+    help="Run a benchmark and compare with published results.", invoke_without_command=True
+)
+
+# NAB's published scoreboard (its README): name shown -> key in results/final_results.json.
+_SCOREBOARD = {
+    "ARTime": "ARTime",
+    "Numenta HTM": "numenta",
+    "CAD OSE": "contextOSE",
+    "earthgecko Skyline": "earthgeckoSkyline",
+    "KNN CAD": "knncad",
+    "Relative Entropy": "relativeEntropy",
+    "Random Cut Forest": "randomCutForest",
+    "Twitter ADVec": "twitterADVec",
+    "Windowed Gaussian": "windowedGaussian",
+    "Etsy Skyline": "skyline",
+    "Bayesian Changepoint": "bayesChangePt",
+    "EXPoSE": "expose",
+    "null": "null",
+}
+# On NAB's README scoreboard but missing from its results/final_results.json.
+_ONLY_IN_README = {
+    "bayesChangePt": {"standard": 17.71, "reward_low_FP_rate": 3.21, "reward_low_FN_rate": 32.26}
+}
+
+DataOption = Annotated[
+    Path | None, typer.Option("--data", help="Dataset folder. Default: from $EDGEWISE_DATA.")
+]
+JsonOption = Annotated[
+    Path | None, typer.Option("--json", help="Also write the result, with run metadata, as JSON.")
+]
+
+
+@app.callback()
+def _bench(ctx: typer.Context) -> None:
+    show_help_if_bare(ctx)
+
+
+def published_scoreboard(nab: Path) -> dict[str, dict[str, float]]:
+    """NAB's published normalised scores by detector, from ``nab/results/final_results.json``."""
+    published: dict[str, Any] = json.loads(
+        (nab / "results" / "final_results.json").read_text(encoding="utf-8")
+    )
+    published = {**_ONLY_IN_README, **published}
+    return {
+        shown: {profile: float(score) for profile, score in published[key].items()}
+        for shown, key in _SCOREBOARD.items()
+        if key in published
+    }
+
+
+@contextmanager
+def _running(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing a bar while the benchmark runs.
+
+    A missing dataset is bad input (exit code 2), not a crash.
+    """
+    with progress_bar() as bar:
+        task = bar.add_task(label, total=None)
+
+        def report(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            yield report
+        except FileNotFoundError as error:
+            raise InputError(str(error)) from None
+
+
+def _flat(result: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in result.items():
+        if isinstance(value, Mapping):
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(map(_shown, value)) if len(value) <= 8 else f"{len(value)} values"
+    return str(value)
+
+
+def _print_result(title: str, result: Mapping[str, Any]) -> None:
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in _flat(result):
+        table.add_row(key, _shown(value))
+    Console().print(table)
+
+
+def _save(path: Path | None, result: Mapping[str, Any]) -> None:
+    if path is not None:
+        write_json(path, {**result, **run_metadata()})
+
+
+_SHORT = {"standard": "standard", "reward_low_FP_rate": "low FP", "reward_low_FN_rate": "low FN"}
+
+
+def _scoreboard(ours: str, result: Mapping[str, Any], published: Mapping[str, Any]) -> Table:
+    table = Table(title="NAB scoreboard (normalised score; published results beside ours)")
+    table.add_column("#", justify="right")
+    table.add_column("detector")
+    for profile in _SHORT.values():
+        table.add_column(profile, justify="right")
+    rows = {**published, ours: result["scores"]}
+    ranked = sorted(rows.items(), key=lambda item: -float(item[1]["standard"]))
+    for rank, (name, scores) in enumerate(ranked, start=1):
+        table.add_row(
+            str(rank),
+            name,
+            *(f"{float(scores[p]):.2f}" for p in _SHORT),
+            style="bold reverse" if name == ours else None,
+        )
+    return table
+
+
+def _details(ours: str, result: Mapping[str, Any]) -> Table:
+    """Our scores at the best threshold and at the detector's own decisions, whole and halves."""
+    table = Table(
+        title=f"{ours}: at the best threshold (best) and at its own decisions (own)",
+        caption="A, B: the halves of a fixed split of the corpus (tune on one, check on the other)",
+    )
+    parts = {"": result, **{f"{half} ": r for half, r in result.get("halves", {}).items()}}
+    table.add_column("profile")
+    table.add_column("threshold", justify="right")
+    for part in parts:
+        table.add_column(f"{part}best", justify="right")
+        table.add_column(f"{part}own", justify="right")
+    for profile, short in _SHORT.items():
+        cells = [short, f"{result['thresholds'][profile]:.4f}"]
+        for part in parts.values():
+            cells += [
+                f"{part['scores'][profile]:.2f}",
+                f"{part['scores_own_threshold'][profile]:.2f}",
+            ]
+        table.add_row(*cells)
+    return table
+
+
+@app.command()
+def nab(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="The NAB folder (data/, labels/, config/, results/). Default: NAB/ "
+            "in the datasets folder ($EDGEWISE_DATA)."
+        ),
+    ] = None,
+    detector: Annotated[
+        str, typer.Option(help="Registered detector (see `edgewise detectors`).")
+    ] = DEFAULT_DETECTOR,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Detector parameter KEY=VALUE; repeat for several."),
+    ] = None,
+    json_out: JsonOption = None,
+    results_dir: Annotated[
+        Path | None,
+        typer.Option(help="Also write the anomaly scores there, in NAB's results layout."),
+    ] = None,
+) -> None:
+    """Score a detector on the Numenta Anomaly Benchmark, beside NAB's published scoreboard.
+
+    Each of the 58 series streams through a fresh detector; the scores are scored under NAB's
+    three cost profiles at the threshold best over the corpus, at the detector's own decisions,
+    and on each half of a fixed split (tune on one half, check on the other).
+    """
+    from edgewise.bench.nab import nab_dir, run_nab
+
+    _, params = make_detector(detector, param or [])
+    with _running("NAB files") as progress:
+        folder = nab_dir(data)
+        result = run_nab(
+            detector=detector, params=params, data=data, results_dir=results_dir, progress=progress
+        )
+    ours = f"edgewise {detector}"
+    console = Console()
+    console.print(_scoreboard(ours, result, published_scoreboard(folder)))
+    console.print(_details(ours, result))
+    _save(json_out, result)
+
+
+@app.command()
+def throughput(json_out: JsonOption = None, data: DataOption = None) -> None:
+    """Readings per second of the default detector, beside River's HalfSpaceTrees."""
+    from edgewise.bench.throughput import run_throughput
+
+    with _running("throughput") as progress:
+        result = run_throughput(data=data, progress=progress)
+    _print_result("Throughput (one process, single thread)", result)
+    _save(json_out, result)
+
+
+@app.command()
+def quality(
+    data: DataOption = None,
+    json_out: JsonOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the masks and injected faults.")] = 0,
+) -> None:
+    """Cleaning and imputation quality on real datasets with known, injected faults."""
+    from edgewise.bench.quality import run_quality
+
+    with _running("quality"):  # no progress reports: the bar just shows it is working
+        result = run_quality(data=data, seed=seed)
+    _print_result("Cleaning and imputation quality", result)
+    _save(json_out, result)

@@ -1,0 +1,87 @@
+"""``edgewise detect``: clean and score a CSV of readings, one model per stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import DEFAULT_DETECTOR
+
+__all__ = ["detect"]
+
+
+def detect(
+    input: Annotated[str, typer.Argument(metavar="INPUT", help="CSV of readings, or - for stdin.")],
+    output: Annotated[
+        str,
+        typer.Option("--output", "-o", help="Where to write the scores (CSV), or - for stdout."),
+    ],
+    timestamp: Annotated[
+        str | None,
+        typer.Option(help="Timestamp column. Default: the first column that parses as a time."),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Value columns, comma-separated; several make one multivariate model. "
+            "Default: every other numeric column."
+        ),
+    ] = None,
+    stream: Annotated[
+        str | None,
+        typer.Option(help="Stream id column of a long-format file: one model per stream."),
+    ] = None,
+    sep: Annotated[str, typer.Option(help="Field separator (\\t for tab).")] = ",",
+    decimal: Annotated[str, typer.Option(help="Decimal mark of the numbers.")] = ".",
+    detector: Annotated[
+        str | None,
+        typer.Option(
+            help="Registered detector (see `edgewise detectors`).", show_default=DEFAULT_DETECTOR
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Detector parameter KEY=VALUE; repeat for several."),
+    ] = None,
+    warmup: Annotated[
+        int,
+        typer.Option(
+            min=0, help="First N rows of each stream: learned from, scored, never flagged."
+        ),
+    ] = 0,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="CSV of known-normal readings (same columns) learned before scoring."),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            help="Detector state file: loaded if it exists (resume where the last run stopped), "
+            "saved at the end. State files are pickles: load only files you trust."
+        ),
+    ] = None,
+) -> None:
+    """Score every row of a CSV of sensor readings.
+
+    Missing cells are imputed with the last value (and counted), then the detector scores each row.
+    Output: one CSV row per input row, in order, with columns timestamp, score, is_anomaly and
+    explanation (after the stream column of a long-format file).
+    """
+    from ._csv_scoring import score_csv  # pandas loads only when a file is scored
+
+    score_csv(
+        input,
+        output,
+        timestamp=timestamp,
+        columns=columns,
+        stream=stream,
+        sep=sep,
+        decimal=decimal,
+        detector=detector,
+        param=param,
+        warmup=warmup,
+        reference=reference,
+        state=state,
+    )

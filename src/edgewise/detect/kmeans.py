@@ -1,0 +1,155 @@
+"""Online k-means: distance of a reading to the nearest of k sequentially updated centroids."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from edgewise.stream import register
+
+from ._base import JointDetector, Mask, Vector
+from ._moments import spread
+
+__all__ = ["OnlineKMeans"]
+
+# Readings buffered, per cluster, before the centroids are seeded with k-means++.
+_SEED_PER_CLUSTER = 10
+
+
+@register("online_kmeans")
+class OnlineKMeans(JointDetector):
+    """Sequential k-means (MacQueen, 1967) distance detector on all inputs together.
+
+    The first ``10 * n_clusters`` normal readings seed ``n_clusters`` centroids by k-means++
+    (random, hence ``seed``); then each normal reading moves its nearest centroid towards it by
+    ``1 / count``, the count capped at ``memory`` so that the centroids follow slow changes. The
+    raw score is the distance to the nearest centroid, each input in units of its running spread.
+    It learns the joint shape of normal operation (modes, correlations between inputs), which
+    per-input detectors cannot see. A missing input is left out of the distance (which is rescaled
+    to all inputs) and of the update; the explanation names the observed input farthest from the
+    nearest centroid.
+
+    Parameters
+    ----------
+    n_clusters
+        Number of centroids (operating modes).
+    memory
+        Cap of a centroid's count: each update moves it at least ``1 / memory`` of the way.
+    seed
+        Seed of the k-means++ seeding; ``None`` draws fresh entropy.
+    warmup, learn_anomalies, epsilon, calibration_window, relearn_after
+        See :class:`~edgewise.detect.CalibratedDetector`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> detector = OnlineKMeans(n_clusters=2, seed=42)
+    >>> for _ in range(600):  # a pump that is either off or on: current and flow move together
+    ...     on = float(rng.random() < 0.5)
+    ...     _ = detector.detect_one({"current": 5.0 * on + float(rng.normal(0.0, 0.2)),
+    ...                              "flow": 80.0 * on + float(rng.normal(0.0, 2.0))})
+    >>> round(detector.score_one({"current": 5.1, "flow": 78.0}), 3)
+    0.0
+    >>> found = detector.detect_one({"current": 5.0, "flow": 10.0})  # drawing current, no flow
+    >>> round(found.score, 3), found.is_anomaly, found.explanation.input
+    (1.0, True, 'flow')
+    """
+
+    def __init__(
+        self,
+        *,
+        n_clusters: int = 5,
+        memory: int = 1000,
+        seed: int | None = None,
+        warmup: int = 100,
+        learn_anomalies: bool = False,
+        epsilon: float = 1e-5,
+        calibration_window: int = 1000,
+        relearn_after: int | None = 200,
+    ) -> None:
+        super().__init__(
+            warmup=warmup,
+            learn_anomalies=learn_anomalies,
+            epsilon=epsilon,
+            calibration_window=calibration_window,
+            relearn_after=relearn_after,
+        )
+        self.n_clusters = n_clusters
+        self.memory = memory
+        self.seed = seed
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {"seed": 42}
+        yield {"n_clusters": 1, "memory": 50, "warmup": 20, "seed": 7}
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self.n_clusters < 1:
+            raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
+        if self.memory < 1:
+            raise ValueError(f"memory must be >= 1, got {self.memory}")
+
+    def _reset_vector_model(self) -> None:
+        self.rng_ = np.random.default_rng(self.seed)
+        self.seeding_: list[Vector] = []
+        self.centroids_ = np.empty((0, 0))
+        self.counts_ = np.empty(0)
+
+    def _scales(self) -> Vector:
+        return np.array(
+            [spread(m.std, m.mean) if m.n > 1 else 1.0 for m in self.moments_], dtype=np.float64
+        )
+
+    def _nearest(self, v: Vector, observed: Mask) -> tuple[int, float]:
+        """Index of the nearest centroid and the distance to it, over the observed inputs."""
+        gaps = (self.centroids_[:, observed] - v[observed]) / self._scales()[observed]
+        distances = np.sqrt(np.sum(gaps * gaps, axis=1) * (len(v) / observed.sum()))
+        i = int(np.argmin(distances))
+        return i, float(distances[i])
+
+    def _score_vector(self, v: Vector, observed: Mask) -> float:
+        if not len(self.centroids_):
+            return math.nan
+        return self._nearest(v, observed)[1]
+
+    def _expected_vector(self, v: Vector, observed: Mask) -> Vector:
+        if not len(self.centroids_):
+            return super()._expected_vector(v, observed)
+        return np.asarray(self.centroids_[self._nearest(v, observed)[0]], dtype=np.float64)
+
+    def _learn_vector(self, v: Vector, observed: Mask) -> None:
+        if len(self.centroids_):
+            self._move(v, observed)
+            return
+        self.seeding_.append(v)
+        if len(self.seeding_) == _SEED_PER_CLUSTER * self.n_clusters:
+            self._seed_centroids()
+
+    def _move(self, v: Vector, observed: Mask) -> None:
+        i = self._nearest(v, observed)[0]
+        self.counts_[i] = min(self.counts_[i] + 1.0, self.memory)
+        step = (v - self.centroids_[i]) / self.counts_[i]
+        self.centroids_[i] += np.where(observed, step, 0.0)
+
+    def _seed_centroids(self) -> None:
+        """k-means++ on the buffered readings, which then update the centroids in turn."""
+        points = np.array(self.seeding_)
+        scaled = points / self._scales()
+        chosen = [int(self.rng_.integers(len(points)))]
+        for _ in range(1, self.n_clusters):
+            gaps = scaled[:, None, :] - scaled[chosen][None, :, :]
+            nearest = np.min(np.sum(gaps * gaps, axis=2), axis=1)
+            total = float(nearest.sum())
+            weights = nearest / total if total > 0.0 else None  # all alike: pick uniformly
+            chosen.append(int(self.rng_.choice(len(points), p=weights)))
+        self.centroids_ = points[chosen].copy()
+        self.counts_ = np.ones(self.n_clusters)
+        self.seeding_ = []
+        everywhere = np.ones(points.shape[1], dtype=np.bool_)
+        for point in points:
+            self._move(point, everywhere)

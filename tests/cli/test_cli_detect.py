@@ -1,0 +1,294 @@
+"""``edgewise detect`` end to end on small CSV files, with a stand-in detector."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from edgewise.cli import app
+from edgewise.stream import Detection, Detector, Explanation, Values, _registry
+
+runner = CliRunner()
+
+
+class RunningZ(Detector):
+    """Flags a reading whose largest |z| against running means and variances exceeds ``k``."""
+
+    def __init__(self, *, k: float = 4.0) -> None:
+        self.k = k
+
+    def _start(self) -> None:
+        if not hasattr(self, "n_"):
+            if self.k <= 0:
+                raise ValueError("k must be positive")
+            self.n_: dict[str, int] = {}
+            self.mean_: dict[str, float] = {}
+            self.m2_: dict[str, float] = {}
+
+    def learn_one(self, x: Values) -> None:
+        self._start()
+        for name, value in x.items():
+            if math.isnan(value):
+                continue
+            n = self.n_.get(name, 0) + 1
+            mean = self.mean_.get(name, 0.0)
+            delta = value - mean
+            self.n_[name], self.mean_[name] = n, mean + delta / n
+            self.m2_[name] = self.m2_.get(name, 0.0) + delta * (value - self.mean_[name])
+
+    def _z(self, x: Values) -> tuple[float, str]:
+        worst, culprit = 0.0, ""
+        for name, value in x.items():
+            n = getattr(self, "n_", {}).get(name, 0)
+            if n < 10 or math.isnan(value):
+                continue
+            sd = math.sqrt(self.m2_[name] / (n - 1)) + 1e-9
+            z = abs(value - self.mean_[name]) / sd
+            if z > worst:
+                worst, culprit = z, name
+        return worst, culprit
+
+    def score_one(self, x: Values) -> float:
+        return 1.0 - math.exp(-self._z(x)[0] / self.k)
+
+    def detect_one(self, x: Values) -> Detection:
+        self._start()
+        z, culprit = self._z(x)
+        flagged = z > self.k
+        explanation = None
+        if flagged:
+            explanation = Explanation(culprit, x[culprit], self.mean_[culprit], z)
+        else:
+            self.learn_one(x)
+        return Detection(1.0 - math.exp(-z / self.k), flagged, explanation)
+
+
+@pytest.fixture(autouse=True)
+def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make the stand-in available by name for these tests only."""
+    monkeypatch.setitem(_registry._STEPS, "running_z", RunningZ)
+    yield
+
+
+def readings(n: int = 60, *, seed: int = 0, spike_at: int | None = 45) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "time": pd.date_range("2024-05-01", periods=n, freq="min").strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+            "temp": (20.0 + rng.normal(0.0, 0.5, n)).round(3),
+            "label": ["x"] * n,
+            "rpm": (1500.0 + rng.normal(0.0, 10.0, n)).round(1),
+        }
+    )
+    if spike_at is not None:
+        frame.loc[spike_at, "temp"] = 40.0
+    return frame
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["detect", *map(str, args), "--detector", "running_z"])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def scores(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False, dtype={"is_anomaly": str, "explanation": str})
+
+
+def test_defaults_infer_timestamp_and_numeric_columns(tmp_path: Path) -> None:
+    readings().to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run(tmp_path / "in.csv", "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    out = scores(tmp_path / "out.csv")
+    assert list(out.columns) == ["timestamp", "score", "is_anomaly", "explanation"]
+    assert out["timestamp"].tolist() == readings()["time"].tolist()
+    assert out["is_anomaly"].tolist().count("true") == 1
+    assert out.loc[45, "is_anomaly"] == "true"
+    assert out.loc[45, "explanation"].startswith("temp=40")
+    assert "columns temp, rpm" in err
+
+
+def test_columns_make_one_multivariate_model(tmp_path: Path) -> None:
+    frame = readings(spike_at=None)
+    frame.loc[50, "rpm"] = 2000.0
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run(tmp_path / "in.csv", "--columns", "temp,rpm", "-o", tmp_path / "both.csv")
+    assert code == 0, err
+    both = scores(tmp_path / "both.csv")
+    assert both.loc[50, "explanation"].startswith("rpm=2000")
+    code, _, err = run(tmp_path / "in.csv", "--columns", "temp", "-o", tmp_path / "temp.csv")
+    assert code == 0, err
+    assert "true" not in scores(tmp_path / "temp.csv")["is_anomaly"].tolist()
+
+
+def test_long_format_has_one_model_per_stream(tmp_path: Path) -> None:
+    # Two streams at very different levels: one shared model would flag the whole second stream.
+    a, b = readings(spike_at=10), readings(seed=1, spike_at=None)
+    b["temp"] += 100.0
+    a["device"], b["device"] = "a", "b"
+    long = pd.concat([a, b]).sort_values("time", kind="stable")
+    long[["device", "time", "temp"]].to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run(
+        tmp_path / "in.csv", "--stream", "device", "--param", "k=6", "-o", tmp_path / "out.csv"
+    )
+    assert code == 0, err
+    out = scores(tmp_path / "out.csv")
+    assert list(out.columns) == ["device", "timestamp", "score", "is_anomaly", "explanation"]
+    assert out["device"].tolist() == long["device"].tolist()
+    flagged = out[out["is_anomaly"] == "true"]
+    assert flagged["device"].tolist() == ["a"]
+    assert flagged["timestamp"].tolist() == [a.loc[10, "time"]]
+    assert "2 stream(s)" in err
+
+
+def test_separator_and_decimal_comma(tmp_path: Path) -> None:
+    readings().to_csv(tmp_path / "in.csv", index=False, sep=";", decimal=",")
+    code, _, err = run(tmp_path / "in.csv", "--sep", ";", "--decimal", ",", "-o", "-")
+    assert code == 0, err
+    readings().to_csv(tmp_path / "plain.csv", index=False)
+    assert run(tmp_path / "plain.csv", "-o", "-")[1] == _
+    assert "temp=40" in _
+
+
+def test_stdin_to_stdout(tmp_path: Path) -> None:
+    text = readings().to_csv(index=False)
+    result = runner.invoke(app, ["detect", "-", "-o", "-", "--detector", "running_z"], input=text)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("\n") == 61
+
+
+def test_missing_cells_are_imputed_and_counted(tmp_path: Path) -> None:
+    frame = readings(spike_at=None)
+    frame.loc[[5, 6, 30], "temp"] = np.nan
+    frame.loc[7, "rpm"] = np.nan
+    frame.to_csv(tmp_path / "in.csv", index=False, na_rep="NA")
+    code, _, err = run(tmp_path / "in.csv", "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    assert "4 missing cells imputed" in err
+    assert len(scores(tmp_path / "out.csv")) == 60
+
+
+def with_cell(row: int, column: str, text: str) -> pd.DataFrame:
+    frame = readings().astype(str)
+    frame.loc[row, column] = text
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("frame", "args", "message"),
+    [
+        (readings().drop(columns="rpm"), ["--columns", "temp,rpm"], "no column 'rpm'"),
+        (with_cell(11, "time", "soon"), [], "line 13, column 'time': 'soon' is not a time"),
+        (with_cell(4, "temp", "hot"), [], "line 6, column 'temp': 'hot' is not a number"),
+        (with_cell(4, "rpm", "inf"), [], "line 6, column 'rpm': 'inf' is not a finite number"),
+    ],
+    ids=["missing column", "bad timestamp", "not a number", "infinite"],
+)
+def test_bad_input_is_one_line_and_exit_code_2(
+    tmp_path: Path, frame: pd.DataFrame, args: list[str], message: str
+) -> None:
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run(tmp_path / "in.csv", *args, "-o", tmp_path / "out.csv")
+    assert code == 2
+    assert err.count("\n") == 1 and message in err, err
+    assert "Traceback" not in err and not (tmp_path / "out.csv").exists()
+
+
+def test_warmup_rows_are_never_flagged_but_scored(tmp_path: Path) -> None:
+    readings(spike_at=20).to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run(tmp_path / "in.csv", "--warmup", "30", "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    out = scores(tmp_path / "out.csv")
+    assert "true" not in out["is_anomaly"].tolist()
+    assert out.loc[20, "score"] > 0.9  # scored before it was learned
+    code, _, err = run(tmp_path / "in.csv", "-o", tmp_path / "cold.csv")
+    assert scores(tmp_path / "cold.csv").loc[20, "is_anomaly"] == "true"
+
+
+def test_reference_is_learned_first(tmp_path: Path) -> None:
+    # Without a reference the first readings are unknown ground: a shift at row 5 goes unflagged.
+    frame = readings(spike_at=None)
+    frame.loc[5, "temp"] = 30.0
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    readings(seed=3, spike_at=None).to_csv(tmp_path / "normal.csv", index=False)
+    run(tmp_path / "in.csv", "-o", tmp_path / "cold.csv")
+    assert scores(tmp_path / "cold.csv").loc[5, "is_anomaly"] == "false"
+    code, _, err = run(
+        tmp_path / "in.csv", "--reference", tmp_path / "normal.csv", "-o", tmp_path / "out.csv"
+    )
+    assert code == 0, err
+    assert scores(tmp_path / "out.csv").loc[5, "is_anomaly"] == "true"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["one stream", "long format"])
+def test_state_resume_equals_a_single_run(tmp_path: Path, stream: bool) -> None:
+    frame = readings(80, spike_at=70)
+    frame.loc[[39, 40], "temp"] = np.nan  # the last value must carry over the cut
+    if stream:
+        frame["device"] = np.where(np.arange(80) % 3 == 0, "a", "b")
+    options = ["--warmup", "25", *(["--stream", "device"] if stream else [])]
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    frame[:40].to_csv(tmp_path / "first.csv", index=False)
+    frame[40:].to_csv(tmp_path / "second.csv", index=False)
+    assert run(tmp_path / "all.csv", *options, "-o", tmp_path / "all.out")[0] == 0
+    state = tmp_path / "model.state"
+    for part in ("first", "second"):
+        code, _, err = run(
+            tmp_path / f"{part}.csv", *options, "--state", state, "-o", tmp_path / f"{part}.out"
+        )
+        assert code == 0, err
+    assert "resuming" in err
+    joined = pd.concat([scores(tmp_path / "first.out"), scores(tmp_path / "second.out")])
+    pd.testing.assert_frame_equal(joined.reset_index(drop=True), scores(tmp_path / "all.out"))
+
+
+def test_state_of_other_columns_is_refused(tmp_path: Path) -> None:
+    readings().to_csv(tmp_path / "in.csv", index=False)
+    state = tmp_path / "model.state"
+    assert run(tmp_path / "in.csv", "--state", state, "-o", "-")[0] == 0
+    code, _, err = run(tmp_path / "in.csv", "--columns", "temp", "--state", state, "-o", "-")
+    assert code == 2 and "was saved for columns" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--detector", "no_such_thing"], "no detector named 'no_such_thing'"),
+        (["--param", "k=abc"], "parameter k"),
+        (["--param", "q=1"], "no parameter 'q'"),
+        (["--param", "k=-1"], "k must be positive"),
+    ],
+)
+def test_bad_detector_options(tmp_path: Path, args: list[str], message: str) -> None:
+    readings().to_csv(tmp_path / "in.csv", index=False)
+    result = runner.invoke(
+        app, ["detect", str(tmp_path / "in.csv"), "-o", "-", "--detector", "running_z", *args]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--debug", "detect", str(tmp_path / "none.csv"), "-o", "-"])
+    assert result.exit_code != 0
+    assert result.exception is not None
+
+
+def test_the_default_detector_by_default(tmp_path: Path) -> None:
+    frame = readings(400, spike_at=None)
+    frame.loc[350, "temp"] = 60.0
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    result = runner.invoke(
+        app, ["detect", str(tmp_path / "in.csv"), "--columns", "temp", "-o", "-"]
+    )
+    assert result.exit_code == 0, result.stderr
+    out = pd.read_csv(io.StringIO(result.stdout), dtype={"is_anomaly": str})
+    assert len(out) == 400 and out.loc[350, "is_anomaly"] == "true"

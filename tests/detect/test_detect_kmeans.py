@@ -1,0 +1,49 @@
+"""OnlineKMeans: the behaviour shared by every detector, and what is particular to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from detector_behaviour import BEHAVIOURS, check_recovery
+
+from edgewise.detect import OnlineKMeans
+
+SIZE = 10.0
+
+
+def make(**overrides: Any) -> OnlineKMeans:
+    return OnlineKMeans(**{"seed": 42, **overrides})
+
+
+@pytest.mark.parametrize("check", BEHAVIOURS, ids=lambda c: c.__name__)
+def test_behaviour(check: Callable[..., None]) -> None:
+    check(make, SIZE)
+
+
+def test_recovery(caplog: pytest.LogCaptureFixture) -> None:
+    check_recovery(make, SIZE, caplog)
+
+
+def _modes(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    on = (rng.random(n) < 0.5).astype(float)
+    return np.column_stack([5.0 * on, 80.0 * on]) + rng.normal(0.0, [0.2, 2.0], (n, 2))
+
+
+def test_an_impossible_combination_is_flagged_though_each_value_is_usual() -> None:
+    detector = OnlineKMeans(n_clusters=2, seed=1)
+    detector.commission(_modes(600, seed=0), ["current", "flow"])
+    found = detector.detect_one({"current": 5.0, "flow": 2.0})
+    assert found.is_anomaly and found.explanation is not None
+    assert found.explanation.input == "flow" and found.explanation.expected > 70.0
+    assert sorted(detector.centroids_[:, 1].round(-1).tolist()) == [0.0, 80.0]
+
+
+def test_seeding() -> None:
+    X = _modes(300, seed=2)
+    runs = [OnlineKMeans(seed=s).detect_many(X).scores for s in (3, 3, 4)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])

@@ -1,0 +1,63 @@
+"""PyODDetector: PyOD models refit on a sliding window, and PyOD as an optional dependency."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from detector_behaviour import BEHAVIOURS, COLUMNS, check_recovery, stream
+
+from edgewise.detect import PyODDetector
+
+SIZE = 10.0
+
+
+def make(**overrides: Any) -> PyODDetector:
+    return PyODDetector(**overrides)
+
+
+@pytest.mark.parametrize("check", BEHAVIOURS, ids=lambda c: c.__name__)
+def test_behaviour(check: Callable[..., None]) -> None:
+    check(make, SIZE)
+
+
+def test_recovery(caplog: pytest.LogCaptureFixture) -> None:
+    check_recovery(make, SIZE, caplog)
+
+
+def test_isolation_forest_is_seeded() -> None:
+    X = stream(300)
+    X[-1, 2] += 15.0
+
+    def scores(seed: int) -> Any:
+        detector = PyODDetector(model="IForest", params={"n_estimators": 20}, seed=seed)
+        return detector.detect_many(X, COLUMNS).scores
+
+    first = scores(7)
+    np.testing.assert_array_equal(first, scores(7))
+    assert not np.array_equal(first, scores(8))
+    assert first[-1] > np.median(first[150:-1])
+
+
+def test_refits_on_the_window_every_refit_every_readings() -> None:
+    detector = PyODDetector(window=40, refit_every=25, warmup=0)
+    detector.commission(stream(60))
+    assert detector.estimator_ is not None and detector.since_fit_ == 10
+    assert len(detector.window_) == 40
+
+
+def test_missing_pyod_is_a_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "pyod" or m.startswith("pyod.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pyod", None)
+    with pytest.raises(ImportError, match=r"pip install 'edgewise\[pyod\]'"):
+        PyODDetector().learn_one({"a": 1.0})
+
+
+@pytest.mark.parametrize("model", ["NoSuchModel", "iforest"])
+def test_unknown_model_is_a_clear_value_error(model: str) -> None:
+    with pytest.raises(ValueError, match="PyOD has no model"):
+        PyODDetector(model=model).learn_one({"a": 1.0})
