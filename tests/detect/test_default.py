@@ -196,3 +196,5 @@ def test_nab_scores_through_the_runner() -> None:
     assert report["halves"]["A"]["scores"]["standard"] > 71.5
     assert report["halves"]["B"]["scores"]["standard"] > 70.0
     assert report["scores_own_threshold"]["standard"] > 70.0
+    assert report["params"]["warmup"] == DefaultDetector().warmup  # the effective configuration
+    assert run_nab(data=data)["scores"] == report["scores"], "the same run gives the same score"

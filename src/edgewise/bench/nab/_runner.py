@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...stream import Detector, create
+from ...stream import Detector, create, parameters
 from ._corpus import Corpus, load_corpus
 from ._halves import HALVES
 from ._profiles import PROFILE_NAMES, load_profiles
@@ -68,7 +68,8 @@ def run_nab(
     detector
         Registered name of the detector.
     params
-        Its parameters; one configuration for the whole corpus.
+        Its parameters; one configuration for the whole corpus. The report's ``params`` holds
+        every parameter in effect, defaults included.
     data
         The NAB folder (by default ``NAB/`` in the datasets folder).
     results_dir
@@ -97,7 +98,9 @@ def run_nab(
             progress(done, len(corpus))
     if results_dir is not None:
         write_results(results_dir, detector, corpus, scores)
-    report: dict[str, Any] = {"detector": detector, "params": dict(params or {})}
+    effective = {p.name: p.default for p in parameters(type(create(detector)))}
+    effective.update(params or {})
+    report: dict[str, Any] = {"detector": detector, "params": effective}
     report.update(_scores(corpus, scores, flags, data))
     # Tune on half A only; half B is scored at A's thresholds, as a held-out set.
     tuned = _scores(corpus.subset(HALVES["A"]), scores, flags, data)
