@@ -200,3 +200,11 @@ def test_missing_corpus_names_the_data_setting(
     monkeypatch.setenv("EDGEWISE_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="EDGEWISE_DATA"):
         nab_dir()
+
+
+def test_nab_folder_or_the_datasets_folder_holding_it(tmp_path: Path) -> None:
+    labels = tmp_path / "NAB" / "labels"
+    labels.mkdir(parents=True)
+    (labels / "combined_windows.json").write_text("{}")
+    assert nab_dir(tmp_path) == tmp_path / "NAB"
+    assert nab_dir(tmp_path / "NAB") == tmp_path / "NAB"

@@ -177,8 +177,8 @@ def nab(
     data: Annotated[
         Path | None,
         typer.Option(
-            help="The NAB folder (data/, labels/, config/, results/). Default: NAB/ "
-            "in the datasets folder ($EDGEWISE_DATA)."
+            help="The NAB folder (data/, labels/, config/, results/) or a datasets folder "
+            "holding NAB/. Default: NAB/ in the datasets folder ($EDGEWISE_DATA)."
         ),
     ] = None,
     detector: Annotated[

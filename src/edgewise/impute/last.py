@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-from edgewise.stream import Values, register
+import numpy as np
+
+from edgewise.stream import Array, Values, column_names, register
 
 from ._base import Imputer
 
@@ -49,3 +52,19 @@ class LastValue(Imputer):
     def transform_one(self, x: Values) -> Values:
         last = getattr(self, "last_", {})
         return {k: last.get(k, v) if math.isnan(v) else v for k, v in x.items()}
+
+    def learn_transform_many(self, X: Array, columns: Sequence[str] | None = None) -> Array:
+        # A vectorised forward fill: 1M rows take milliseconds instead of seconds row by row.
+        batch = np.asarray(X, dtype=np.float64)
+        names = column_names(batch.shape[1], columns)
+        last = getattr(self, "last_", {})
+        seeded = np.vstack([[last.get(name, math.nan) for name in names], batch])
+        rows = np.where(np.isnan(seeded), 0, np.arange(len(seeded))[:, None])
+        out = np.take_along_axis(seeded, np.maximum.accumulate(rows, axis=0), axis=0)[1:]
+        self.imputed_count_ = getattr(self, "imputed_count_", 0) + int(
+            (np.isnan(batch) & ~np.isnan(out)).sum()
+        )
+        if len(out):
+            latest = zip(names, out[-1].tolist(), strict=True)
+            self.last_ = {**last, **{n: v for n, v in latest if not math.isnan(v)}}
+        return out

@@ -21,7 +21,7 @@ import copy
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -60,6 +60,13 @@ def _as_batch(X: Any) -> Array:
     if batch.ndim != 2:
         raise ValueError(f"a batch must be 2-D (readings x values), got shape {batch.shape}")
     return batch
+
+
+def _rows(X: Any, columns: Sequence[str] | None) -> list[Values]:
+    """A batch as the per-reading path sees it: one dict of named values per row."""
+    batch = _as_batch(X)
+    names = column_names(batch.shape[1], columns)
+    return [dict(zip(names, row, strict=True)) for row in batch.tolist()]
 
 
 class Step(ABC):
@@ -140,10 +147,8 @@ class Transformer(Step):
 
     def learn_many(self, X: Array, columns: Sequence[str] | None = None) -> None:
         """Learn from a batch, row by row."""
-        batch = _as_batch(X)
-        names = column_names(batch.shape[1], columns)
-        for row in batch:
-            self.learn_one(dict(zip(names, row.tolist(), strict=True)))
+        for x in _rows(X, columns):
+            self.learn_one(x)
 
     def transform_many(self, X: Array, columns: Sequence[str] | None = None) -> Array:
         """Transform a batch without changing the state."""
@@ -154,12 +159,10 @@ class Transformer(Step):
         return self._map_many(self.learn_transform_one, X, columns)
 
     @staticmethod
-    def _map_many(fn: Any, X: Array, columns: Sequence[str] | None) -> Array:
-        batch = _as_batch(X)
-        names = column_names(batch.shape[1], columns)
-        rows = [fn(dict(zip(names, row.tolist(), strict=True))) for row in batch]
+    def _map_many(fn: Callable[[Values], Values], X: Array, columns: Sequence[str] | None) -> Array:
+        rows = [fn(x) for x in _rows(X, columns)]
         if not rows:
-            return np.empty((0, batch.shape[1]))
+            return np.empty((0, _as_batch(X).shape[1]))
         keys = list(rows[0])
         return np.array([[r.get(k, math.nan) for k in keys] for r in rows], dtype=np.float64)
 
@@ -223,25 +226,17 @@ class Detector(Step):
         return self
 
     def learn_many(self, X: Array, columns: Sequence[str] | None = None) -> None:
-        batch = _as_batch(X)
-        names = column_names(batch.shape[1], columns)
-        for row in batch:
-            self.learn_one(dict(zip(names, row.tolist(), strict=True)))
+        """Learn from a batch of known-normal readings, row by row."""
+        for x in _rows(X, columns):
+            self.learn_one(x)
 
     def score_many(self, X: Array, columns: Sequence[str] | None = None) -> Array:
         """Scores of a batch against the current state, without changing it."""
-        batch = _as_batch(X)
-        names = column_names(batch.shape[1], columns)
-        return np.array(
-            [self.score_one(dict(zip(names, row.tolist(), strict=True))) for row in batch],
-            dtype=np.float64,
-        )
+        return np.array([self.score_one(x) for x in _rows(X, columns)], dtype=np.float64)
 
     def detect_many(self, X: Array, columns: Sequence[str] | None = None) -> Detections:
         """The streaming path on a batch: equal to :meth:`detect_one` on each row in turn."""
-        batch = _as_batch(X)
-        names = column_names(batch.shape[1], columns)
-        found = [self.detect_one(dict(zip(names, row.tolist(), strict=True))) for row in batch]
+        found = [self.detect_one(x) for x in _rows(X, columns)]
         return Detections(
             np.array([d.score for d in found], dtype=np.float64),
             np.array([d.is_anomaly for d in found], dtype=np.bool_),

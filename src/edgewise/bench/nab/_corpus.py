@@ -133,7 +133,8 @@ class Corpus:
 def nab_dir(data: Path | None = None) -> Path:
     """The NAB folder, holding ``data/``, ``labels/`` and ``config/``.
 
-    ``data`` when given, else ``NAB/`` in the datasets folder (``edgewise._datadir.data_dir``).
+    ``data`` when given (the NAB folder itself, or a datasets folder holding ``NAB/``, as the other
+    benchmarks take), else ``NAB/`` in the datasets folder (``edgewise._datadir.data_dir``).
 
     Raises
     ------
@@ -141,6 +142,8 @@ def nab_dir(data: Path | None = None) -> Path:
         When the folder does not hold ``labels/combined_windows.json``.
     """
     root = data_dir() / "NAB" if data is None else data
+    if data is not None and (data / "NAB" / "labels").is_dir():
+        root = data / "NAB"
     if not (root / "labels" / "combined_windows.json").is_file():
         raise FileNotFoundError(
             f"no NAB corpus at {root} (labels/combined_windows.json missing); the datasets folder"
