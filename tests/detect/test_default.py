@@ -135,6 +135,13 @@ def test_one_vs_many_and_pickle_on_nab() -> None:
     assert many.is_anomaly.any()
 
 
+def test_the_long_run_floor_silences_stationary_noise() -> None:
+    x = np.random.default_rng(0).normal(0.0, 1.0, 60_000)
+    # Measured: 6 flags in the last 30,000 readings with the floor, 78 without it.
+    assert len([i for i in _flags(x) if i >= 30_000]) <= 10
+    assert len([i for i in _flags(x, novelty_floor=0.0) if i >= 30_000]) >= 40
+
+
 def test_pickled_size_is_bounded_once_the_memory_is_full() -> None:
     x = np.resize(_periodic(5000), 200_000)
     detector = DefaultDetector()
@@ -172,6 +179,8 @@ def test_prefix_invariance_on_nab() -> None:
         {"novelty_half_life": 0.0},
         {"threshold": 0.0},
         {"range_tolerance": -0.1},
+        {"novelty_floor": -1.0},
+        {"floor_readings": 0},
     ],
 )
 def test_invalid_parameters_raise_at_first_reading(params: dict[str, float]) -> None:
@@ -190,11 +199,11 @@ def test_nab_scores_through_the_runner() -> None:
     for part in (report, report["halves"]["A"], report["halves"]["B"]):
         assert set(part["scores"]) == profiles
         assert set(part["scores_own_threshold"]) == profiles
-    # Regression bounds, below the measured 71.7 / 72.2 / 70.9 (full / A / held-out B) and
-    # above numenta HTM's published 70.1 full.
-    assert report["scores"]["standard"] > 71.0
-    assert report["halves"]["A"]["scores"]["standard"] > 71.5
-    assert report["halves"]["B"]["scores"]["standard"] > 70.0
-    assert report["scores_own_threshold"]["standard"] > 70.0
+    # Regression bounds, just below the measured 71.66 / 72.17 / 70.89 (full / A / held-out B)
+    # and 71.38 (own decisions, full); above numenta HTM's published 70.1 full.
+    assert report["scores"]["standard"] > 71.5
+    assert report["halves"]["A"]["scores"]["standard"] > 72.0
+    assert report["halves"]["B"]["scores"]["standard"] > 70.7
+    assert report["scores_own_threshold"]["standard"] > 71.2
     assert report["params"]["warmup"] == DefaultDetector().warmup  # the effective configuration
     assert run_nab(data=data)["scores"] == report["scores"], "the same run gives the same score"

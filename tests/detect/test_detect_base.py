@@ -92,14 +92,14 @@ def test_explanations_are_in_spreads_of_the_input() -> None:
     assert "below normal" in str(found.explanation)
 
 
-def test_relearning_starts_from_the_flagged_run() -> None:
+def test_relearning_starts_from_the_flagged_readings() -> None:
     detector = CUSUM(relearn_after=30, warmup=20)
     for x in _normal(300):
         detector.detect_one(x)
-    for x in _normal(30, seed=1):
+    for x in _normal(27, seed=1):  # 90% of 30
         assert detector.detect_one({"a": x["a"], "b": x["b"] + 50.0}).is_anomaly
     assert detector.n_relearns_ == 1
-    assert detector.n_learned_ == 30 and detector.flagged_run_ == []
+    assert detector.n_learned_ == 27 and not detector.recent_
     assert detector.models_["b"].baseline.mean > 45.0  # type: ignore[attr-defined]
     assert not detector.detect_one({"a": 0.0, "b": 50.0}).is_anomaly
 
@@ -109,7 +109,35 @@ def test_no_relearning_when_disabled() -> None:
     for x in _normal(200):
         detector.detect_one(x)
     flags = [detector.detect_one({"a": 0.0, "b": 30.0}).is_anomaly for _ in range(500)]
-    assert all(flags) and detector.n_relearns_ == 0 and detector.flagged_run_ == []
+    assert all(flags) and detector.n_relearns_ == 0 and not detector.recent_
+
+
+def test_an_intermittently_flagged_shift_is_relearned() -> None:
+    """Flags interrupted by a normal reading every tenth still re-baseline, at the 90% share."""
+    detector = WindowedGaussian(relearn_after=50)
+    for x in _normal(300):
+        detector.detect_one(x)
+    shifted = _normal(200, seed=1)
+    for i, x in enumerate(shifted):
+        if i % 10 != 9:
+            x["b"] += 50.0
+        detector.detect_one(x)
+        if detector.n_relearns_:
+            break
+    assert detector.n_relearns_ == 1 and i + 1 <= 50  # 45 flags among the last 50 readings
+    relearned = detector.models_["b"]  # type: ignore[attr-defined]
+    assert relearned.moments.mean > 40.0
+
+
+def test_a_normal_stream_keeps_no_readings() -> None:
+    detector = WindowedGaussian(relearn_after=50)
+    for x in _normal(300):
+        detector.detect_one(x)
+    detector.detect_one({"a": 0.0, "b": 50.0})
+    assert len(detector.recent_) == 1 and detector.n_recent_flags_ == 1
+    for x in _normal(60, seed=1):
+        detector.detect_one(x)
+    assert not detector.recent_ and detector.n_recent_flags_ == 0
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,9 @@ def test_an_impossible_combination_is_flagged_though_each_value_is_usual() -> No
     detector.commission(_modes(600, seed=0), ["current", "flow"])
     found = detector.detect_one({"current": 5.0, "flow": 2.0})
     assert found.is_anomaly and found.explanation is not None
-    assert found.explanation.input == "flow" and found.explanation.expected > 70.0
+    # Judged against the closest mode, off: it draws current though no flow says it is on.
+    assert found.explanation.input == "current" and found.explanation.expected < 1.0
+    assert found.explanation.deviation > 10.0
     assert sorted(detector.centroids_[:, 1].round(-1).tolist()) == [0.0, 80.0]
 
 
@@ -47,3 +49,14 @@ def test_seeding() -> None:
     runs = [OnlineKMeans(seed=s).detect_many(X).scores for s in (3, 3, 4)]
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.array_equal(runs[0], runs[2])
+
+
+def test_deviations_are_in_units_of_the_clusters_spread() -> None:
+    # Off: flow 0 +- 2. On: flow 80 +- 2. Overall, flow's spread is about 40.
+    detector = OnlineKMeans(n_clusters=2, seed=1)
+    detector.commission(_modes(600, seed=0), ["current", "flow"])
+    found = detector.detect_one({"current": 5.0, "flow": 60.0})
+    assert found.is_anomaly and found.explanation is not None
+    assert found.explanation.input == "flow" and found.explanation.expected > 75.0
+    assert -11.0 < found.explanation.deviation < -5.0  # 20 below, in spreads of ~2 (not of 40)
+    assert "below normal" in str(found.explanation)

@@ -8,9 +8,11 @@
   half of them are not calibrated on either (an immature model's raw scores are wild);
 * a flagged reading is not learned from unless ``learn_anomalies``, so a long fault does not
   become the new normal;
-* **recovery**: after ``relearn_after`` consecutive flagged readings the detector takes them as
-  the new normal: it resets its model and calibration and learns them afresh (a warning is logged
-  on the ``edgewise.detect`` logger, and ``n_relearns_`` counts such re-baselines);
+* **recovery**: once at least 90% of the last ``relearn_after`` readings were flagged (not all
+  of them: a shift near the threshold is flagged most but not all of the time) the detector takes
+  them as the new normal: it resets its model and calibration and learns those readings afresh,
+  from the first flagged one on (a warning is logged on the ``edgewise.detect`` logger, and
+  ``n_relearns_`` counts such re-baselines);
 * every flagged reading carries an :class:`Explanation` naming the input held responsible.
 
 Two kinds of algorithm sit on top: :class:`PerInputDetector` (one small model per input; missing
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
+from collections import deque
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,6 +38,9 @@ from ._moments import EWMoments, spread
 __all__ = ["CalibratedDetector", "InputModel", "JointDetector", "PerInputDetector"]
 
 logger = logging.getLogger("edgewise.detect")
+
+RELEARN_SHARE = 0.9
+"""Share of the last ``relearn_after`` readings that must have been flagged to re-baseline."""
 
 Vector = NDArray[np.float64]
 Mask = NDArray[np.bool_]
@@ -69,8 +75,9 @@ class CalibratedDetector(Detector):
     calibration_window
         How many recent normal raw scores the calibration is fitted to.
     relearn_after
-        After this many consecutive flagged (and so unlearned) readings, take them as the new
-        normal and relearn from them; ``None`` never does.
+        Once at least :data:`RELEARN_SHARE` (90%) of the last ``relearn_after`` readings were
+        flagged (and so not learned), take them as the new normal and relearn from them;
+        ``None`` never does.
     """
 
     def __init__(
@@ -139,15 +146,15 @@ class CalibratedDetector(Detector):
         raw = self._raw_score(x)
         score = self.calibration_.score(raw)
         if score < FLAG_AT or not self._judging():
-            self.flagged_run_.clear()
             self._learn_scored(x, raw)
+            self._remember(x, flagged=False)
             return Detection(score, False)
         explanation = self._culprit(x)
         if self.learn_anomalies:
             self._learn_scored(x, raw)
         else:
             self._skip(x)
-            self._hold(x)
+            self._remember(x, flagged=True)
         return Detection(score, True, explanation)
 
     # -- machinery -------------------------------------------------------------------------------
@@ -161,7 +168,9 @@ class CalibratedDetector(Detector):
     def _reset(self) -> None:
         self.calibration_ = TailCalibration(window=self.calibration_window, epsilon=self.epsilon)
         self.n_learned_ = 0
-        self.flagged_run_: list[Values] = []
+        # The last `relearn_after` readings judged (copies) with whether each was flagged.
+        self.recent_: deque[tuple[Values, bool]] = deque(maxlen=self.relearn_after)
+        self.n_recent_flags_ = 0
         self._reset_model()
 
     def _judging(self) -> bool:
@@ -177,23 +186,31 @@ class CalibratedDetector(Detector):
         self._learn(x)
         self.n_learned_ += 1
 
-    def _hold(self, x: Values) -> None:
-        """Keep a flagged reading; re-baseline once ``relearn_after`` of them came in a row."""
+    def _remember(self, x: Values, *, flagged: bool) -> None:
+        """Keep ``x`` in the recent readings; re-baseline once most of them were flagged."""
         if self.relearn_after is None:
             return
-        self.flagged_run_.append(dict(x))
-        if len(self.flagged_run_) < self.relearn_after:
+        if not flagged and not self.n_recent_flags_:
+            self.recent_.clear()  # no flag to count: a normal stream costs no copies
             return
-        run = self.flagged_run_
+        if len(self.recent_) == self.relearn_after:
+            self.n_recent_flags_ -= self.recent_[0][1]
+        self.recent_.append((dict(x), flagged))
+        self.n_recent_flags_ += flagged
+        if self.n_recent_flags_ < RELEARN_SHARE * self.relearn_after:
+            return
+        recent = list(self.recent_)
+        first = next(i for i, (_, was_flagged) in enumerate(recent) if was_flagged)
         logger.warning(
-            "%s: %d readings in a row were anomalous; taking them as the new normal and "
+            "%s: %d of the last %d readings were anomalous; taking them as the new normal and "
             "relearning from them",
             type(self).__name__,
-            len(run),
+            self.n_recent_flags_,
+            len(recent),
         )
         self._reset()
         self.n_relearns_ += 1
-        for held in run:
+        for held, _ in recent[first:]:
             self._learn_scored(held, self._raw_score(held))
 
 
@@ -273,7 +290,7 @@ class JointDetector(CalibratedDetector):
     ``calibration_window`` readings) are tracked: a missing input is imputed with its mean, and
     the explanation names the observed input farthest from its expected value, in spreads.
     Subclasses implement :meth:`_score_vector` and :meth:`_learn_vector`, and may override
-    :meth:`_expected_vector`.
+    :meth:`_expected`.
     """
 
     @abstractmethod
@@ -288,10 +305,15 @@ class JointDetector(CalibratedDetector):
     def _learn_vector(self, v: Vector, observed: Mask) -> None:
         """Learn from ``v`` (missing entries imputed)."""
 
-    def _expected_vector(self, v: Vector, observed: Mask) -> Vector:
-        """What each input was expected to be; by default its running mean."""
+    def _expected(self, v: Vector, observed: Mask) -> tuple[Vector, Vector]:
+        """What each input was expected to be, and its spread; by default its running moments."""
         del v, observed
-        return np.array([m.mean for m in self.moments_], dtype=np.float64)
+        expected = np.array([m.mean for m in self.moments_], dtype=np.float64)
+        scales = np.array(
+            [spread(m.std, m.mean) if m.n > 1 else math.inf for m in self.moments_],
+            dtype=np.float64,
+        )
+        return expected, scales
 
     def _reset_model(self) -> None:
         self.names_: list[str] = []
@@ -327,11 +349,7 @@ class JointDetector(CalibratedDetector):
         v, observed = self._vector(x)
         if not observed.any():
             return None
-        expected = self._expected_vector(v, observed)
-        scales = np.array(
-            [spread(m.std, m.mean) if m.n > 1 else math.inf for m in self.moments_],
-            dtype=np.float64,
-        )
+        expected, scales = self._expected(v, observed)
         deviation = np.where(observed, np.abs(v - expected) / scales, -1.0)
         i = int(np.argmax(deviation))
         return _explain(self.names_[i], float(v[i]), float(expected[i]), float(scales[i]))

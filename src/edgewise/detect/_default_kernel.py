@@ -28,22 +28,26 @@ P_WARMUP, P_THRESHOLD, P_REST, P_LEARN_ANOMALIES, P_RECOVER = 0, 1, 2, 3, 4
 P_RANGE_TOLERANCE, P_LAG, P_LAG_TOLERANCE = 5, 6, 7
 P_BLOCK, P_WINDOW, P_MEMORY, P_EXCLUDE, P_NOVELTY_DECAY = 8, 9, 10, 11, 12
 P_SHORT, P_LEVEL_RATE, P_LEVEL_DECAY = 13, 14, 15
-N_PARAMS = 16
+P_FLOOR, P_FLOOR_READINGS = 16, 17
+N_PARAMS = 18
 # Learned state.
-S_COUNT = 16  # readings seen (missing ones are not counted)
-S_LOW, S_HIGH, S_DIFF_LOW, S_DIFF_HIGH = 17, 18, 19, 20  # value range, difference range
-S_BLOCK_SUM, S_BLOCK_FILL, S_BLOCKS, S_WINDOWS = 21, 22, 23, 24  # block means and windows so far
-S_STORED, S_NEXT = 25, 26  # windows in memory, memory slot written next
-S_DIST, S_DIST_RECORD, S_PREV_DIST = 27, 28, 29  # nearest-window distance and its record
-S_SUM, S_MEAN, S_VAR = 30, 31, 32  # sum of the short window; slow average and variance
-S_Z_RECORD, S_PREV_Z = 33, 34  # level-change record
-S_REST, S_EPISODE, S_RECOVERED, S_REBASELINES = 35, 36, 37, 38
+S_COUNT = 18  # readings seen (missing ones are not counted)
+S_LOW, S_HIGH, S_DIFF_LOW, S_DIFF_HIGH = 19, 20, 21, 22  # value range, difference range
+S_BLOCK_SUM, S_BLOCK_FILL, S_BLOCKS, S_WINDOWS = 23, 24, 25, 26  # block means and windows so far
+S_STORED, S_NEXT = 27, 28  # windows in memory, memory slot written next
+S_DIST, S_DIST_RECORD, S_PREV_DIST = 29, 30, 31  # nearest-window distance and its record
+S_SUM, S_MEAN, S_VAR = 32, 33, 34  # sum of the short window; slow average and variance
+S_Z_RECORD, S_PREV_Z = 35, 36  # level-change record
+S_REST, S_EPISODE, S_RECOVERED, S_REBASELINES = 37, 38, 39, 40
+S_DIST_QUANTILE, S_Z_QUANTILE = 41, 42  # slow high quantiles of the two novelties
 # The explanation of the last flagged reading, read by the Python wrapper.
-O_EXPECTED, O_DEVIATION = 39, 40
-HEADER = 41
+O_EXPECTED, O_DEVIATION = 43, 44
+HEADER = 45
 
 # The score of a novelty equal to its record.
 RECORD = 0.5
+# The floor's quantile of past novelty, and the relative step of its estimate.
+FLOOR_QUANTILE, FLOOR_STEP = 0.99, 0.05
 
 
 @numba.njit(cache=True, nogil=True)
@@ -79,6 +83,20 @@ def _ratio(raw: float, record: float) -> float:
     if record > 0.0:
         return min(1.0, 0.5 * raw / record)
     return 1.0 if raw > 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _quantile(estimate: float, x: float) -> float:
+    """One step of a multiplicative estimate of the ``FLOOR_QUANTILE`` of a novelty.
+
+    It settles where ``1 - FLOOR_QUANTILE`` of the values lie above it; one value, however large,
+    moves it by one step only, so an anomaly barely lifts it.
+    """
+    if estimate <= 0.0:
+        return x
+    if x > estimate:
+        return estimate * (1.0 + FLOOR_STEP * FLOOR_QUANTILE)
+    return estimate * (1.0 - FLOOR_STEP * (1.0 - FLOOR_QUANTILE))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -189,7 +207,14 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
     z_record = max(state[S_Z_RECORD] * state[P_LEVEL_DECAY], state[S_PREV_Z])
 
     if warm:
-        score = max(score, _ratio(dist, dist_record), _ratio(z, z_record))
+        # The records decay, but not below a floor: a multiple of a slow high quantile of the
+        # novelty, trusted in proportion to the readings seen (fully after ``floor_readings``).
+        floor = state[P_FLOOR] * min(1.0, t / state[P_FLOOR_READINGS])
+        score = max(
+            score,
+            _ratio(dist, max(dist_record, floor * state[S_DIST_QUANTILE])),
+            _ratio(z, max(z_record, floor * state[S_Z_QUANTILE])),
+        )
 
     # Rest: one alarm per episode. A new record (or a flag) starts the rest, or restarts it.
     resting = state[S_REST] > 0.0
@@ -260,6 +285,9 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
     state[S_MEAN], state[S_VAR] = mean, var
     state[S_Z_RECORD] = z_record
     state[S_PREV_Z] = z if warm else 0.0
+    if warm:
+        state[S_DIST_QUANTILE] = _quantile(state[S_DIST_QUANTILE], dist)
+        state[S_Z_QUANTILE] = _quantile(state[S_Z_QUANTILE], z)
     return score
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from edgewise.stream import register
 
@@ -17,6 +18,9 @@ __all__ = ["OnlineKMeans"]
 
 # Readings buffered, per cluster, before the centroids are seeded with k-means++.
 _SEED_PER_CLUSTER = 10
+# Readings' worth of weight pulling a cluster's spread towards its input's overall spread, so that
+# a young cluster (a handful of near-identical readings) does not judge everything far from it.
+_PRIOR = 1
 
 
 @register("online_kmeans")
@@ -25,12 +29,14 @@ class OnlineKMeans(JointDetector):
 
     The first ``10 * n_clusters`` normal readings seed ``n_clusters`` centroids by k-means++
     (random, hence ``seed``); then each normal reading moves its nearest centroid towards it by
-    ``1 / count``, the count capped at ``memory`` so that the centroids follow slow changes. The
-    raw score is the distance to the nearest centroid, each input in units of its running spread.
-    It learns the joint shape of normal operation (modes, correlations between inputs), which
+    ``1 / count``, the count capped at ``memory`` so that the centroids follow slow changes, and
+    updates the cluster's spread (the running root mean square of its readings' gaps to it, for
+    each input). The raw score is the distance to the closest centroid, each input in units of
+    that cluster's spread: a reading is judged against the operating mode it is closest to. It
+    learns the joint shape of normal operation (modes, correlations between inputs), which
     per-input detectors cannot see. A missing input is left out of the distance (which is rescaled
     to all inputs) and of the update; the explanation names the observed input farthest from the
-    nearest centroid.
+    closest centroid, in units of the cluster's spread.
 
     Parameters
     ----------
@@ -53,10 +59,12 @@ class OnlineKMeans(JointDetector):
     ...     _ = detector.detect_one({"current": 5.0 * on + float(rng.normal(0.0, 0.2)),
     ...                              "flow": 80.0 * on + float(rng.normal(0.0, 2.0))})
     >>> round(detector.score_one({"current": 5.1, "flow": 78.0}), 3)
-    0.0
+    0.037
     >>> found = detector.detect_one({"current": 5.0, "flow": 10.0})  # drawing current, no flow
-    >>> round(found.score, 3), found.is_anomaly, found.explanation.input
-    (1.0, True, 'flow')
+    >>> round(found.score, 3), found.is_anomaly
+    (1.0, True)
+    >>> print(found.explanation)  # judged against the closest mode, off, in its spreads
+    current=5 is 21.3 spreads above normal -0.00126496
     """
 
     def __init__(
@@ -99,6 +107,7 @@ class OnlineKMeans(JointDetector):
         self.seeding_: list[Vector] = []
         self.centroids_ = np.empty((0, 0))
         self.counts_ = np.empty(0)
+        self.sq_gaps_ = np.empty((0, 0))
 
     def _scales(self) -> Vector:
         return np.array(
@@ -112,15 +121,29 @@ class OnlineKMeans(JointDetector):
         i = int(np.argmin(distances))
         return i, float(distances[i])
 
+    def _cluster_scales(self) -> NDArray[np.float64]:
+        """Each cluster's spread of each input, shrunk towards the input's overall spread."""
+        counts = self.counts_[:, None]
+        overall = self._scales() ** 2
+        return np.sqrt((counts * self.sq_gaps_ + _PRIOR * overall) / (counts + _PRIOR))
+
+    def _closest(self, v: Vector, observed: Mask) -> tuple[int, float]:
+        """The centroid closest in its cluster's spreads and that distance, over observed inputs."""
+        gaps = (self.centroids_[:, observed] - v[observed]) / self._cluster_scales()[:, observed]
+        distances = np.sqrt(np.sum(gaps * gaps, axis=1) * (len(v) / observed.sum()))
+        i = int(np.argmin(distances))
+        return i, float(distances[i])
+
     def _score_vector(self, v: Vector, observed: Mask) -> float:
         if not len(self.centroids_):
             return math.nan
-        return self._nearest(v, observed)[1]
+        return self._closest(v, observed)[1]
 
-    def _expected_vector(self, v: Vector, observed: Mask) -> Vector:
+    def _expected(self, v: Vector, observed: Mask) -> tuple[Vector, Vector]:
         if not len(self.centroids_):
-            return super()._expected_vector(v, observed)
-        return np.asarray(self.centroids_[self._nearest(v, observed)[0]], dtype=np.float64)
+            return super()._expected(v, observed)
+        i = self._closest(v, observed)[0]
+        return self.centroids_[i].copy(), self._cluster_scales()[i]
 
     def _learn_vector(self, v: Vector, observed: Mask) -> None:
         if len(self.centroids_):
@@ -133,8 +156,11 @@ class OnlineKMeans(JointDetector):
     def _move(self, v: Vector, observed: Mask) -> None:
         i = self._nearest(v, observed)[0]
         self.counts_[i] = min(self.counts_[i] + 1.0, self.memory)
-        step = (v - self.centroids_[i]) / self.counts_[i]
-        self.centroids_[i] += np.where(observed, step, 0.0)
+        gaps = v - self.centroids_[i]
+        self.centroids_[i] += np.where(observed, gaps / self.counts_[i], 0.0)
+        self.sq_gaps_[i] += np.where(
+            observed, (gaps * gaps - self.sq_gaps_[i]) / self.counts_[i], 0.0
+        )
 
     def _seed_centroids(self) -> None:
         """k-means++ on the buffered readings, which then update the centroids in turn."""
@@ -149,6 +175,7 @@ class OnlineKMeans(JointDetector):
             chosen.append(int(self.rng_.choice(len(points), p=weights)))
         self.centroids_ = points[chosen].copy()
         self.counts_ = np.ones(self.n_clusters)
+        self.sq_gaps_ = np.zeros_like(self.centroids_)
         self.seeding_ = []
         everywhere = np.ones(points.shape[1], dtype=np.bool_)
         for point in points:
