@@ -42,6 +42,32 @@ def test_isolation_forest_is_seeded() -> None:
     assert first[-1] > np.median(first[150:-1])
 
 
+def test_single_input_noise_is_rarely_flagged() -> None:
+    # The plain k-th neighbour distance flagged ~15% of these readings.
+    X = np.random.default_rng(0).normal(size=(5000, 1))
+    assert PyODDetector(seed=0).detect_many(X).is_anomaly[1000:].sum() <= 2
+
+
+def test_spikes_on_a_single_input_are_flagged() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 1))
+    at = np.arange(1000, 3000, 50)
+    X[at, 0] += 6.0 * rng.choice([-1.0, 1.0], len(at))
+    assert PyODDetector(seed=0).detect_many(X).is_anomaly[at].mean() >= 0.9
+
+
+def test_knn_distance_is_put_in_spreads() -> None:
+    detector = PyODDetector(seed=0)
+    detector.commission(np.random.default_rng(2).normal(size=(1000, 1)))
+    radii = [detector._raw_score({"x0": x}) for x in [1.0, 2.0, 4.0, 6.0]]
+    np.testing.assert_allclose(radii, [1.0, 2.0, 4.0, 6.0], rtol=0.2, atol=0.2)
+    edge = detector.edge_  # the radius and its slope run on continuously past the hinge
+    assert detector.edge_radius_**2 == pytest.approx(
+        2.0 * np.log(edge / detector.median_) + detector.radius_sq_
+    )
+    assert detector.edge_radius_ * edge == pytest.approx(1.0)
+
+
 def test_refits_on_the_window_every_refit_every_readings() -> None:
     detector = PyODDetector(window=40, refit_every=25, warmup=0)
     detector.commission(stream(60))

@@ -32,3 +32,18 @@ def test_falls_back_to_the_last_value_before_the_profile_exists() -> None:
     imputer = Seasonal(period=4)
     imputer.learn_transform_one({"x": 2.0})
     assert imputer.learn_transform_one({"x": math.nan}) == {"x": 2.0}
+
+
+def test_without_a_season_it_learns_to_keep_the_last_value() -> None:
+    rng = np.random.default_rng(2)
+    x = np.cumsum(rng.normal(0, 1.0, 24 * 100))
+    X = x[:, None].copy()
+    gaps = rng.random(x.size) < 0.1
+    X[gaps] = math.nan
+    imputer = Seasonal(period=24)
+    seasonal = imputer.learn_transform_many(X, ["x"])[gaps, 0]
+    last = LastValue().learn_transform_many(X, ["x"])[gaps, 0]
+    # The profile's changes are noise here: their learned gain shrinks them towards nothing.
+    gain = imputer.fit_["x"][0] / imputer.fit_["x"][1]
+    assert abs(gain) < 0.3
+    assert np.nanmean(np.abs(seasonal - x[gaps])) < 1.02 * np.nanmean(np.abs(last - x[gaps]))

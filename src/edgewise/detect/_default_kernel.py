@@ -4,7 +4,9 @@ Everything one input needs lives in one flat ``float64`` array: the parameters (
 takes nothing else), the learned state, the last flag's explanation, then the recent history
 (the last ``difference_lag`` values; the last ``level_window`` values, each with whether it was
 learned from; the last ``window`` block means; the ``exclude`` + 1 newest windows, each with
-whether it may join the memory) and the window memory. The memory holds 8-bit codes, packed eight
+whether it may join the memory), the window memory, then the seasonal view (the autocorrelations
+of block means at lags 0 to ``season_lags`` and the last ``season_lags`` + ``window`` + 2 block
+means). The memory holds 8-bit codes, packed eight
 to a ``float64`` word and read through a ``uint8`` view, column-major (code ``j`` of window ``m``
 at ``j * memory + m``) so that the distance loop runs over windows and vectorises. The per-reading
 and the batch paths run the same :func:`step`, so they agree exactly.
@@ -29,42 +31,53 @@ P_RANGE_TOLERANCE, P_LAG, P_LAG_TOLERANCE = 5, 6, 7
 P_BLOCK, P_WINDOW, P_MEMORY, P_EXCLUDE, P_NOVELTY_DECAY = 8, 9, 10, 11, 12
 P_SHORT, P_LEVEL_RATE, P_LEVEL_DECAY = 13, 14, 15
 P_FLOOR, P_FLOOR_READINGS = 16, 17
-N_PARAMS = 18
+P_SEASON_LAGS, P_SEASON_CORRELATION, P_SEASON_FACTOR = 18, 19, 20
+N_PARAMS = 21
 # Learned state.
-S_COUNT = 18  # readings seen (missing ones are not counted)
-S_LOW, S_HIGH, S_DIFF_LOW, S_DIFF_HIGH = 19, 20, 21, 22  # value range, difference range
-S_BLOCK_SUM, S_BLOCK_FILL, S_BLOCKS, S_WINDOWS = 23, 24, 25, 26  # block means and windows so far
-S_STORED, S_NEXT = 27, 28  # windows in memory, memory slot written next
-S_DIST, S_DIST_RECORD, S_PREV_DIST = 29, 30, 31  # nearest-window distance and its record
-S_SUM, S_MEAN, S_VAR = 32, 33, 34  # sum of the short window; slow average and variance
-S_Z_RECORD, S_PREV_Z = 35, 36  # level-change record
-S_REST, S_EPISODE, S_RECOVERED, S_REBASELINES = 37, 38, 39, 40
-S_DIST_QUANTILE, S_Z_QUANTILE = 41, 42  # slow high quantiles of the two novelties
+S_COUNT = 21  # readings seen (missing ones are not counted)
+S_LOW, S_HIGH, S_DIFF_LOW, S_DIFF_HIGH = 22, 23, 24, 25  # value range, difference range
+S_BLOCK_SUM, S_BLOCK_FILL, S_BLOCKS, S_WINDOWS = 26, 27, 28, 29  # block means and windows so far
+S_STORED, S_NEXT = 30, 31  # windows in memory, memory slot written next
+S_DIST, S_DIST_RECORD, S_PREV_DIST = 32, 33, 34  # nearest-window distance and its record
+S_SUM, S_MEAN, S_VAR = 35, 36, 37  # sum of the short window; slow average and variance
+S_Z_RECORD, S_PREV_Z = 38, 39  # level-change record
+S_REST, S_EPISODE, S_RECOVERED, S_REBASELINES = 40, 41, 42, 43
+S_DIST_QUANTILE, S_Z_QUANTILE = 44, 45  # slow high quantiles of the two novelties
+S_PERIOD, S_BLOCK_AVERAGE = 46, 47  # period in blocks (0 = none); slow average of block means
+S_SEASON, S_SEASON_RECORD, S_PREV_SEASON, S_SEASON_QUANTILE = 48, 49, 50, 51  # seasonal distance
+S_SEASON_COUNT = 52  # seasonal distances measured
 # The explanation of the last flagged reading, read by the Python wrapper.
-O_EXPECTED, O_DEVIATION = 43, 44
-HEADER = 45
+O_EXPECTED, O_DEVIATION = 53, 54
+HEADER = 55
 
 # The score of a novelty equal to its record.
 RECORD = 0.5
 # The floor's quantile of past novelty, and the relative step of its estimate.
 FLOOR_QUANTILE, FLOOR_STEP = 0.99, 0.05
+# Decay per block of the autocorrelation sums (half-life 1,000 blocks), and the rate of the slow
+# average of block means they are centred on.
+SEASON_DECAY, SEASON_AVERAGE_RATE = 0.5 ** (1.0 / 1000.0), 0.01
 
 
 @numba.njit(cache=True, nogil=True)
-def _sizes(params: NDArray[np.float64]) -> tuple[int, int, int, int, int]:
-    """Lengths of the history sections and of the packed memory, in ``float64`` words.
+def _sizes(params: NDArray[np.float64]) -> tuple[int, int, int, int, int, int, int]:
+    """Lengths of the history sections, the packed memory and the seasonal view, in words.
 
     The short window holds each value and whether it was learned from; each delay slot holds a
-    window's codes and whether it may join the memory.
+    window's codes and whether it may join the memory. Without a seasonal view (``season_lags``
+    0) its two sections are empty.
     """
     window = int(params[P_WINDOW])
     codes = window * int(params[P_MEMORY])
+    lags = int(params[P_SEASON_LAGS])
     return (
         int(params[P_LAG]),
         2 * int(params[P_SHORT]),
         window,
         (int(params[P_EXCLUDE]) + 1) * (window + 1),
         (codes + 7) // 8,
+        lags + 1 if lags > 0 else 0,
+        lags + window + 2 if lags > 0 else 0,
     )
 
 
@@ -117,6 +130,64 @@ def _nearest(memory: NDArray[np.uint8], codes: NDArray[np.float64], stored: int,
     return int(dist.min())
 
 
+@numba.njit(cache=True, nogil=True)
+def _season_distance(
+    means: NDArray[np.float64], newest: float, blocks: int, period: int, window: int
+) -> float:
+    """L1 distance from the newest window of block means to those one period (+-1 block) ago.
+
+    ``means`` is the ring of past block means (block ``k`` at ``k % len``), ``newest`` the mean
+    of block ``blocks - 1``, not yet in the ring.
+    """
+    size = means.shape[0]
+    best = math.inf
+    for offset in range(period - 1, period + 2):
+        d = 0.0
+        for j in range(window):
+            k = blocks - 1 - j
+            current = newest if j == 0 else means[k % size]
+            d += abs(current - means[(k - offset) % size])
+        best = min(best, d)
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _learn_season(
+    state: NDArray[np.float64], acf: NDArray[np.float64], means: NDArray[np.float64], b: float
+) -> None:
+    """Learn block mean ``b``: the ring, the autocorrelations, and the period they show.
+
+    The period is the lag whose autocorrelation is a local peak above ``season_correlation`` of
+    the variance and rises most above the lowest autocorrelation at shorter lags; 0 (no seasonal
+    view) when there is none, or before the ring has been filled twice over.
+    """
+    blocks = int(state[S_BLOCKS])  # including ``b``
+    size = means.shape[0]
+    lags = acf.shape[0] - 1
+    means[(blocks - 1) % size] = b
+    average = b if blocks == 1 else state[S_BLOCK_AVERAGE]
+    average += SEASON_AVERAGE_RATE * (b - average)
+    state[S_BLOCK_AVERAGE] = average
+    for lag in range(min(lags, blocks - 1) + 1):
+        lagged = means[(blocks - 1 - lag) % size] - average
+        acf[lag] = SEASON_DECAY * acf[lag] + (b - average) * lagged
+    period = 0
+    if acf[0] > 0.0 and blocks > 2 * lags:
+        least = acf[1]
+        rise = 0.0
+        for lag in range(2, lags):
+            a = acf[lag]
+            least = min(least, a)
+            if (
+                acf[lag - 1] <= a >= acf[lag + 1]
+                and a > state[P_SEASON_CORRELATION] * acf[0]
+                and a - least > rise
+            ):
+                rise = a - least
+                period = lag
+    state[S_PERIOD] = period
+
+
 @numba.njit("float64(float64[::1], float64, int64)", cache=True, nogil=True)
 def step(state: NDArray[np.float64], x: float, mode: int) -> float:
     """Score one value; in DETECT mode also decide and learn, in LEARN mode learn unconditionally.
@@ -127,13 +198,15 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
     """
     if not math.isfinite(x):
         return 0.0
-    lag, ring_size, window, delay_size, _ = _sizes(state)
+    lag, ring_size, window, delay_size, packed, acf_size, means_size = _sizes(state)
     short = ring_size // 2
     past_at = HEADER
     ring_at = past_at + lag
     blocks_at = ring_at + ring_size
     delay_at = blocks_at + window
     memory_at = delay_at + delay_size
+    acf = state[memory_at + packed : memory_at + packed + acf_size]
+    means = state[memory_at + packed + acf_size : memory_at + packed + acf_size + means_size]
     t = int(state[S_COUNT])
     warm = t >= state[P_WARMUP]
     score = 0.0
@@ -187,6 +260,21 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
             dist = 0.0
     dist_record = max(state[S_DIST_RECORD] * state[P_NOVELTY_DECAY], state[S_PREV_DIST])
 
+    # (e) seasonal: the window of block means against the one a period ago, where the
+    # autocorrelation shows a period -- the shape may be known, but not at this time of the cycle.
+    season = state[S_SEASON]
+    season_count = state[S_SEASON_COUNT]
+    if acf_size > 0 and block_done:
+        period = int(state[S_PERIOD])
+        season = 0.0
+        if period > 0 and blocks >= period + window + 2:
+            code_low, code_high = min(low, x), max(high, x)
+            width = code_high - code_low if code_high > code_low else 1.0
+            newest = block_sum / block
+            season = _season_distance(means, newest, blocks, period, window) / width
+            season_count += 1.0
+    season_record = max(state[S_SEASON_RECORD] * state[P_NOVELTY_DECAY], state[S_PREV_SEASON])
+
     # (d) level change: mean of the last ``short`` readings against a slow average of the older
     # ones (fed each reading as it leaves the short window), in units of their spread.
     ring_slot = ring_at + t % short
@@ -215,6 +303,11 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
             _ratio(dist, max(dist_record, floor * state[S_DIST_QUANTILE])),
             _ratio(z, max(z_record, floor * state[S_Z_QUANTILE])),
         )
+        # Scored once its record has seen ``season_lags`` distances, against a raised record:
+        # a cycle repeats less exactly than the shapes in the memory.
+        if acf_size > 0 and season_count >= state[P_SEASON_LAGS]:
+            season_bar = max(season_record, floor * state[S_SEASON_QUANTILE])
+            score = max(score, _ratio(season, state[P_SEASON_FACTOR] * season_bar))
 
     # Rest: one alarm per episode. A new record (or a flag) starts the rest, or restarts it.
     resting = state[S_REST] > 0.0
@@ -276,6 +369,15 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
                 memory[j * size + at] = np.uint8(state[oldest + j])
             state[S_NEXT] = (at + 1) % size
             state[S_STORED] = min(state[S_STORED] + 1.0, size)
+    if acf_size > 0:
+        if block_done:
+            _learn_season(state, acf, means, block_sum / block)
+        state[S_SEASON] = season
+        state[S_SEASON_COUNT] = season_count
+        state[S_SEASON_RECORD] = season_record
+        state[S_PREV_SEASON] = season if warm else 0.0
+        if warm:
+            state[S_SEASON_QUANTILE] = _quantile(state[S_SEASON_QUANTILE], season)
     state[S_DIST] = dist
     state[S_DIST_RECORD] = dist_record
     state[S_PREV_DIST] = dist if warm else 0.0

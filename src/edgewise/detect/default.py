@@ -1,4 +1,4 @@
-"""The default detector: four novelty scores against their own records, one alarm per episode."""
+"""The default detector: five novelty scores against their own records, one alarm per episode."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ __all__ = ["DefaultDetector"]
 class DefaultDetector(Detector):
     """edgewise's default streaming detector; its defaults are tuned once on the NAB corpus.
 
-    Each input has its own model, about 9.5 KB in one ``float64`` array, updated by a numba
-    kernel. The score of a reading is the largest of four novelties, each in [0, 1]:
+    Each input has its own model, about 12 KB in one ``float64`` array, updated by a numba
+    kernel. The score of a reading is the largest of five novelties, each in [0, 1]:
 
     * **value range** -- 1 when the value leaves the range of all values seen so far by more than
       ``range_tolerance`` of that range;
@@ -38,16 +38,24 @@ class DefaultDetector(Detector):
       place in the value range, against the last ``memory`` such windows: the L1 distance to the
       nearest one;
     * **level change** -- the mean of the last ``level_window`` readings against a slow average of
-      the older ones (half-life ``level_half_life``), in units of their spread.
+      the older ones (half-life ``level_half_life``), in units of their spread;
+    * **seasonal** -- where the data show a cycle, the current window of block means against the
+      windows one period ago (+-1 block): the L1 distance to the nearest, in units of the range.
+      The period is learned online: the lag, up to ``season_lags`` blocks, whose autocorrelation
+      of block means (sums decaying with a half-life of 1,000 blocks) is a local peak above
+      ``season_correlation`` of the variance and rises most above the autocorrelation at shorter
+      lags. This catches a shape that is normal, but not at this time of the cycle.
 
-    **Online calibration.** The last two novelties are divided by twice their own *record*: the
-    largest past value, decaying with half-life ``novelty_half_life`` (kNN) or
-    ``level_record_half_life`` (level). A score of 0.5 means "as novel as the record", 1 means
-    twice the record. A reading is flagged when its score reaches ``threshold`` (0.505: the
-    novelty beats its record by 1%), so the detector calibrates itself on the tail of its own past
-    novelty, input by input, without labels. The records start at the end of the warm-up: the
-    first few hundred readings after it are judged against young records and may raise an early
-    alarm or two.
+    **Online calibration.** The last three novelties are divided by twice their own *record*: the
+    largest past value, decaying with half-life ``novelty_half_life`` (kNN, seasonal) or
+    ``level_record_half_life`` (level). The seasonal record is first multiplied by
+    ``season_factor`` (a cycle repeats less exactly than the memory's nearest shape), and the
+    seasonal novelty is scored only after ``season_lags`` seasonal distances have been measured.
+    A score of 0.5 means "as novel as the record", 1 means twice the record. A reading is flagged
+    when its score reaches ``threshold`` (0.505: the novelty beats its record by 1%), so the
+    detector calibrates itself on the tail of its own past novelty, input by input, without
+    labels. The records start at the end of the warm-up: the first few hundred readings after it
+    are judged against young records and may raise an early alarm or two.
 
     **Long-run floor.** A decaying record is beaten now and then by ordinary novelty, so on
     stationary data the records alone flag about 2 readings in 1,000. Each record therefore
@@ -111,6 +119,12 @@ class DefaultDetector(Detector):
         Multiple of a slow 99% quantile of each novelty below which its record does not decay.
     floor_readings
         Readings after which the floor is fully trusted (it grows in proportion until then).
+    season_lags
+        Longest period looked for, in blocks (0 = no seasonal novelty).
+    season_correlation
+        Autocorrelation, as a fraction of the variance, that a period's peak must exceed.
+    season_factor
+        Multiple of the seasonal record that the seasonal novelty is judged against.
 
     Examples
     --------
@@ -147,6 +161,9 @@ class DefaultDetector(Detector):
         level_record_half_life: float = 16000.0,
         novelty_floor: float = 1.3,
         floor_readings: int = 20000,
+        season_lags: int = 128,
+        season_correlation: float = 0.4,
+        season_factor: float = 1.5,
     ) -> None:
         self.warmup = warmup
         self.threshold = threshold
@@ -166,11 +183,21 @@ class DefaultDetector(Detector):
         self.level_record_half_life = level_record_half_life
         self.novelty_floor = novelty_floor
         self.floor_readings = floor_readings
+        self.season_lags = season_lags
+        self.season_correlation = season_correlation
+        self.season_factor = season_factor
 
     @classmethod
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {}
-        yield {"warmup": 50, "block": 2, "window": 4, "memory": 50, "recover": 10}
+        yield {
+            "warmup": 50,
+            "block": 2,
+            "window": 4,
+            "memory": 50,
+            "recover": 10,
+            "season_lags": 20,
+        }
         yield {"warmup": 30, "learn_anomalies": True, "exclude": 0, "level_window": 5}
 
     def _params(self) -> NDArray[np.float64]:
@@ -185,13 +212,23 @@ class DefaultDetector(Detector):
         ):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("warmup", "rest", "recover", "exclude"):
+        for name in ("warmup", "rest", "recover", "exclude", "season_lags"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        for name in ("novelty_half_life", "level_half_life", "level_record_half_life"):
+        for name in (
+            "novelty_half_life",
+            "level_half_life",
+            "level_record_half_life",
+            "season_factor",
+        ):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("range_tolerance", "difference_tolerance", "novelty_floor"):
+        for name in (
+            "range_tolerance",
+            "difference_tolerance",
+            "novelty_floor",
+            "season_correlation",
+        ):
             if not getattr(self, name) >= 0.0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0.0 < self.threshold <= 1.0:
@@ -215,6 +252,9 @@ class DefaultDetector(Detector):
         params[kernel.P_LEVEL_DECAY] = 0.5 ** (1.0 / self.level_record_half_life)
         params[kernel.P_FLOOR] = self.novelty_floor
         params[kernel.P_FLOOR_READINGS] = int(self.floor_readings)
+        params[kernel.P_SEASON_LAGS] = int(self.season_lags)
+        params[kernel.P_SEASON_CORRELATION] = self.season_correlation
+        params[kernel.P_SEASON_FACTOR] = self.season_factor
         return params
 
     def _new_input(self, name: str) -> NDArray[np.float64]:

@@ -12,12 +12,19 @@ from edgewise.stream import Array, Transformer, Values
 
 __all__ = ["Fusion", "SensorNoise", "combine"]
 
+_Z95 = 1.959963984540054
 
-def combine(y: Array, variances: Array) -> tuple[float, float]:
+
+def combine(y: Array, variances: Array, covariance: Array | None = None) -> tuple[float, float]:
     """Inverse-variance weighted mean of the present readings ``y`` and its variance.
 
-    With no variances known yet, the plain mean and a ``nan`` variance; with no reading present,
-    ``nan`` for both.
+    ``covariance`` is the covariance of the errors of the estimated ``variances``. Given it, the
+    variance adds what those errors cost: weights off their optimum add
+    ``sum_i s_i var(w_i)`` to the fused value's true variance (first order in the weight
+    errors), and an uncertain variance makes a Gaussian interval under-cover, which the factor
+    ``1 + (z^2 + 1) var(V_hat / V) / 4`` (z = 1.96) undoes for 95% intervals, the
+    large-sample form of Student's t. With no variances known yet, the plain mean and a ``nan``
+    variance; with no reading present, ``nan`` for both.
     """
     present = ~np.isnan(y)
     if not present.any():
@@ -26,7 +33,18 @@ def combine(y: Array, variances: Array) -> tuple[float, float]:
         return float(np.mean(y[present])), math.nan
     precision = 1.0 / variances[present]
     total = float(precision.sum())
-    return float(precision @ y[present]) / total, 1.0 / total
+    fused, variance = float(precision @ y[present]) / total, 1.0 / total
+    if covariance is None:
+        return fused, variance
+    cov = covariance[np.ix_(present, present)]
+    weights = precision / total
+    # d w_i / d s_k = p_k^2 (p_i - [i = k] P) / P^2, with p = 1 / s and P = sum(p).
+    jacobian = (precision**2)[None, :] * (precision[:, None] - np.diag(np.full(len(cov), total)))
+    jacobian /= total**2
+    excess = float(np.sum(variances[present] * np.diag(jacobian @ cov @ jacobian.T)))
+    # d V / d s_k = w_k^2: the relative variance of the estimated fused variance.
+    relative = float(weights**2 @ cov @ weights**2) / variance**2
+    return fused, (variance + excess) * (1.0 + (_Z95**2 + 1.0) / 4.0 * relative)
 
 
 class SensorNoise:
@@ -42,35 +60,57 @@ class SensorNoise:
     the smallest pairwise mean square, so no sensor is ever trusted as exact.
     """
 
-    __slots__ = ("pairs", "sums", "weights")
+    __slots__ = ("pairs", "squares", "sums", "weights")
 
     def __init__(self, n: int) -> None:
         self.pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.intp)
         self.sums = np.zeros(len(self.pairs))
         self.weights = np.zeros(len(self.pairs))
+        self.squares = np.zeros(len(self.pairs))  # sum of squared weights, for n_eff
 
     def learn(self, y: Array, decay: float) -> None:
         i, j = self.pairs.T
         both = ~np.isnan(y[i]) & ~np.isnan(y[j])
         self.sums[both] = decay * self.sums[both] + (y[i[both]] - y[j[both]]) ** 2
         self.weights[both] = decay * self.weights[both] + 1.0
+        self.squares[both] = decay**2 * self.squares[both] + 1.0
 
     def variances(self) -> Array:
+        return self.estimate()[0]
+
+    def estimate(self) -> tuple[Array, Array]:
+        """The variances, and the covariance of their estimation errors (``nan``: no estimate).
+
+        A pair's mean square over ``n_eff = weights^2 / squares`` effective readings has
+        variance ``2 (s_i + s_j)^2 / n_eff`` (Gaussian noise); two pairs sharing sensor ``k``
+        covary by ``2 s_k^2`` over the larger of their ``n_eff``. The least-squares solution is
+        linear in the mean squares, so it carries their covariance over exactly.
+        """
         n = int(self.pairs.max()) + 1
         seen = self.weights > 0
         variances = np.full(n, math.nan)
+        covariance = np.full((n, n), math.nan)
         if not seen.any():
-            return variances
+            return variances, covariance
         spread = self.sums[seen] / self.weights[seen]
-        design = np.zeros((int(seen.sum()), n))
+        pairs = self.pairs[seen]
+        design = np.zeros((len(pairs), n))
         rows = np.arange(len(design))
-        design[rows, self.pairs[seen, 0]] = design[rows, self.pairs[seen, 1]] = 1.0
-        solution = np.linalg.lstsq(design, spread)[0]
+        design[rows, pairs[:, 0]] = design[rows, pairs[:, 1]] = 1.0
+        solver = np.linalg.pinv(design)
+        solution = solver @ spread
         # Sensors in no observed pair have no estimate; the minimum-norm solution gives them 0.
         paired = np.zeros(n, dtype=np.bool_)
-        paired[self.pairs[seen].ravel()] = True
+        paired[pairs.ravel()] = True
         variances[paired] = np.maximum(solution[paired], 1e-3 * spread.min())
-        return variances
+        # Covariance of two pair differences: the variance of what they share.
+        shared = design @ np.diag(np.where(paired, variances, 0.0)) @ design.T
+        n_eff = self.weights[seen] ** 2 / self.squares[seen]
+        spread_cov = 2.0 * shared**2 / np.maximum.outer(n_eff, n_eff)
+        covariance[np.ix_(paired, paired)] = (solver @ spread_cov @ solver.T)[
+            np.ix_(paired, paired)
+        ]
+        return variances, covariance
 
 
 class Fusion(Transformer):
@@ -120,10 +160,11 @@ class Fusion(Transformer):
     def _decay(self) -> float:
         return 1.0 if self.halflife is None else 0.5 ** (1.0 / self.halflife)
 
-    def _variances(self) -> Array:
+    def _estimate(self) -> tuple[Array, Array]:
         if not hasattr(self, "noise_"):
-            return np.full(len(self.inputs), math.nan)
-        return self.noise_.variances()
+            n = len(self.inputs)
+            return np.full(n, math.nan), np.full((n, n), math.nan)
+        return self.noise_.estimate()
 
     def _readings(self, x: Values) -> Array:
         return np.array([x.get(name, math.nan) for name in self.inputs], dtype=np.float64)

@@ -16,7 +16,9 @@ class InverseVarianceFusion(Fusion):
     Each reading's fused value is ``sum(y_i / s_i) / sum(1 / s_i)`` over the sensors present, and
     its standard deviation ``sqrt(1 / sum(1 / s_i))``, where ``s_i`` is sensor ``i``'s noise
     variance, estimated online from the spread of its differences with the other sensors (see
-    :class:`~edgewise.fuse._base.SensorNoise`): no sensor's accuracy needs to be known. A
+    :class:`~edgewise.fuse._base.SensorNoise`): no sensor's accuracy needs to be known. The
+    std is widened for the uncertainty of those estimates (see
+    :func:`~edgewise.fuse._base.combine`), which matters most early in a stream. A
     missing sensor is left out of the sum; with none present the fused value is missing. A 95%
     interval for the true value is ``fused ± 1.96 fused_std``. Readings are fused one by one,
     without a model of how the true value moves (see :class:`KalmanFusion` for that).
@@ -50,7 +52,7 @@ class InverseVarianceFusion(Fusion):
     >>> [round(float(s), 2) for s in fusion.noise_.variances() ** 0.5]
     [0.11, 0.19, 0.4]
     >>> round(out["fused_std"], 3)  # the truth: 1 / sqrt(1/0.1² + 1/0.2² + 1/0.4²) = 0.087
-    0.092
+    0.093
     """
 
     def learn_one(self, x: Values) -> None:
@@ -59,5 +61,5 @@ class InverseVarianceFusion(Fusion):
         self.noise_.learn(self._readings(x), self._decay())
 
     def transform_one(self, x: Values) -> Values:
-        fused, variance = combine(self._readings(x), self._variances())
+        fused, variance = combine(self._readings(x), *self._estimate())
         return self._emit(x, fused, variance)
