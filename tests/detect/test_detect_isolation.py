@@ -44,7 +44,7 @@ def test_trees_isolate_every_training_point() -> None:
     # Duplicated points cannot be separated: their leaf keeps their average path length.
     same = _grow(np.ones((8, 2)), 3, np.random.default_rng(0))
     assert (same.feature == -1).all()
-    assert same.raw_score(np.ones(2)) == pytest.approx(1.0)
+    assert same.raw_scores(np.ones((1, 2)))[0] == pytest.approx(1.0)
 
 
 def test_seeding_and_refits() -> None:
@@ -55,3 +55,26 @@ def test_seeding_and_refits() -> None:
     detector = StreamingIsolationForest(window=50, refit_every=20, seed=0)
     detector.commission(X[:110])
     assert detector.since_fit_ == 10 and len(detector.window_) == 50
+
+
+def test_single_input_noise_is_rarely_flagged() -> None:
+    # The plain forest score flagged ~21% of these readings.
+    X = np.random.default_rng(0).normal(size=(4000, 1))
+    assert StreamingIsolationForest(seed=0).detect_many(X).is_anomaly[1000:].sum() <= 3
+
+
+def test_spikes_on_a_single_input_are_flagged() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 1))
+    at = np.arange(1000, 3000, 50)
+    X[at, 0] += 6.0 * rng.choice([-1.0, 1.0], len(at))
+    assert StreamingIsolationForest(seed=0).detect_many(X).is_anomaly[at].mean() >= 0.9
+
+
+def test_scores_are_put_in_spreads_and_grow_beyond_the_window() -> None:
+    detector = StreamingIsolationForest(seed=0)
+    detector.commission(np.random.default_rng(2).normal(size=(1024, 1)))  # refit at the last
+    radii = [detector._raw_score({"x0": x}) for x in [3.0, 4.0, 6.0, -6.0, 12.0]]
+    np.testing.assert_allclose(radii, [3.0, 4.0, 6.0, 6.0, 12.0], rtol=0.25)
+    # The box leaves out the three most extreme readings of the window on each side.
+    assert np.sort(np.array(detector.window_)[:, 0])[3] == detector.low_[0]

@@ -60,3 +60,25 @@ def test_deviations_are_in_units_of_the_clusters_spread() -> None:
     assert found.explanation.input == "flow" and found.explanation.expected > 75.0
     assert -11.0 < found.explanation.deviation < -5.0  # 20 below, in spreads of ~2 (not of 40)
     assert "below normal" in str(found.explanation)
+
+
+def test_single_input_noise_is_rarely_flagged() -> None:
+    # The plain distance to the closest centroid flagged ~1% of these readings.
+    X = np.random.default_rng(0).normal(size=(6000, 1))
+    assert OnlineKMeans(seed=0).detect_many(X).is_anomaly[1000:].sum() <= 3
+
+
+def test_spikes_on_a_single_input_are_flagged() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 1))
+    at = np.arange(1000, 3000, 50)
+    X[at, 0] += 6.0 * rng.choice([-1.0, 1.0], len(at))
+    assert OnlineKMeans(seed=0).detect_many(X).is_anomaly[at].mean() >= 0.9
+
+
+def test_distances_are_put_in_spreads() -> None:
+    detector = OnlineKMeans(seed=0)
+    detector.commission(np.random.default_rng(2).normal(size=(3000, 1)))
+    # In the tail: a reading near a centroid inside the data is close to normal whatever its value.
+    radii = [detector._raw_score({"x0": x}) for x in [3.0, 4.0, 6.0, -6.0]]
+    np.testing.assert_allclose(radii, [3.0, 4.0, 6.0, 6.0], rtol=0.25)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +15,7 @@ from edgewise.stream import register
 
 from ._base import JointDetector, Mask, Vector
 from ._moments import spread
+from ._radius import rank_radius
 
 __all__ = ["OnlineKMeans"]
 
@@ -21,6 +24,12 @@ _SEED_PER_CLUSTER = 10
 # Readings' worth of weight pulling a cluster's spread towards its input's overall spread, so that
 # a young cluster (a handful of near-identical readings) does not judge everything far from it.
 _PRIOR = 1
+# Quantile of the learned distances above which a distance is no longer put in spreads by its rank
+# but grows linearly: the top ranks are few, and hold the missed anomalies (up to 10% of them).
+_TOP = 0.9
+# Least growth of the radius per cluster spread beyond that quantile, for clusters of separate
+# modes, whose spread is much smaller than their input's overall spread.
+_LEAST_SLOPE = 0.5
 
 
 @register("online_kmeans")
@@ -31,8 +40,14 @@ class OnlineKMeans(JointDetector):
     (random, hence ``seed``); then each normal reading moves its nearest centroid towards it by
     ``1 / count``, the count capped at ``memory`` so that the centroids follow slow changes, and
     updates the cluster's spread (the running root mean square of its readings' gaps to it, for
-    each input). The raw score is the distance to the closest centroid, each input in units of
-    that cluster's spread: a reading is judged against the operating mode it is closest to. It
+    each input). The distance to the closest centroid, each input in units of that cluster's
+    spread, judges a reading against the operating mode it is closest to; the raw score puts it
+    in *spreads*, a radius that the calibration's Gaussian describes well: up to the 90th
+    percentile of the last ``calibration_window`` learned readings' distances, the radius of its
+    rank among them (the chi distribution's quantile), beyond it growing linearly, in the inputs'
+    overall spreads but at least half a radius per cluster spread. The plain distance has an
+    exponential-like tail at the edge clusters of a single input (cut-off tails, narrower than
+    the tail they hold), so 1% of the normal readings of one input were flagged. It
     learns the joint shape of normal operation (modes, correlations between inputs), which
     per-input detectors cannot see. A missing input is left out of the distance (which is rescaled
     to all inputs) and of the update; the explanation names the observed input farthest from the
@@ -59,12 +74,12 @@ class OnlineKMeans(JointDetector):
     ...     _ = detector.detect_one({"current": 5.0 * on + float(rng.normal(0.0, 0.2)),
     ...                              "flow": 80.0 * on + float(rng.normal(0.0, 2.0))})
     >>> round(detector.score_one({"current": 5.1, "flow": 78.0}), 3)
-    0.037
+    0.025
     >>> found = detector.detect_one({"current": 5.0, "flow": 10.0})  # drawing current, no flow
     >>> round(found.score, 3), found.is_anomaly
     (1.0, True)
     >>> print(found.explanation)  # judged against the closest mode, off, in its spreads
-    current=5 is 21.3 spreads above normal -0.00126496
+    current=5 is 20.8 spreads above normal -0.005793
     """
 
     def __init__(
@@ -108,6 +123,8 @@ class OnlineKMeans(JointDetector):
         self.centroids_ = np.empty((0, 0))
         self.counts_ = np.empty(0)
         self.sq_gaps_ = np.empty((0, 0))
+        self.arrivals_: deque[float] = deque()
+        self.levels_: list[float] = []
 
     def _scales(self) -> Vector:
         return np.array(
@@ -137,7 +154,19 @@ class OnlineKMeans(JointDetector):
     def _score_vector(self, v: Vector, observed: Mask) -> float:
         if not len(self.centroids_):
             return math.nan
-        return self._closest(v, observed)[1]
+        i, distance = self._closest(v, observed)
+        if not self.levels_:
+            return distance
+        # Within the learned distances, the radius of their rank; beyond their upper quantile, on
+        # in the inputs' overall spreads (an edge cluster of one input is a cut-off tail whose
+        # spread is well below the tail's), yet at least half a radius per cluster spread.
+        top = self.levels_[int(_TOP * (len(self.levels_) - 1))]
+        radius = rank_radius(min(distance, top), self.levels_, len(v))
+        if distance <= top:
+            return radius
+        ratios = (self._cluster_scales()[i] / self._scales())[observed]
+        slope = max(_LEAST_SLOPE, float(np.sqrt(np.mean(ratios * ratios))))
+        return radius + (distance - top) * slope
 
     def _expected(self, v: Vector, observed: Mask) -> tuple[Vector, Vector]:
         if not len(self.centroids_):
@@ -147,11 +176,19 @@ class OnlineKMeans(JointDetector):
 
     def _learn_vector(self, v: Vector, observed: Mask) -> None:
         if len(self.centroids_):
+            self._keep_distance(self._closest(v, observed)[1])
             self._move(v, observed)
             return
         self.seeding_.append(v)
         if len(self.seeding_) == _SEED_PER_CLUSTER * self.n_clusters:
             self._seed_centroids()
+
+    def _keep_distance(self, distance: float) -> None:
+        """Keep the distance of a learned reading among the last ``calibration_window`` ones."""
+        if len(self.arrivals_) == self.calibration_window:
+            del self.levels_[bisect.bisect_left(self.levels_, self.arrivals_.popleft())]
+        self.arrivals_.append(distance)
+        bisect.insort(self.levels_, distance)
 
     def _move(self, v: Vector, observed: Mask) -> None:
         i = self._nearest(v, observed)[0]

@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from scipy.special import gammaincinv, lambertw
+from scipy.special import lambertw
 
 from edgewise.stream import register
 
 from ._base import JointDetector, Mask, Vector
 from ._moments import spread
+from ._radius import chi_radius
 
 __all__ = ["PyODDetector"]
 
@@ -180,7 +181,7 @@ class PyODDetector(JointDetector):
     def _fit_radius(self, d: int) -> None:
         """The window's median distance and radius, and where the radius's slope falls to 1."""
         self.median_ = spread(float(np.median(self.estimator_.decision_scores_)), 1.0)
-        self.radius_sq_ = 2.0 * float(gammaincinv(d / 2.0, 0.5))  # chi-squared median
+        self.radius_sq_ = chi_radius(d, 0.5) ** 2
         # The slope d / (r * distance) is 1 at the distance e solving r(e) * e = d; with
         # w = 2 ln(e / d0) + r0**2 / d this is w * exp(w) = d * exp(r0**2 / d) / d0**2.
         w = float(lambertw(d * math.exp(self.radius_sq_ / d) / self.median_**2).real)
