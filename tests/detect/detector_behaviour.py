@@ -106,3 +106,18 @@ BEHAVIOURS = [
     check_warmup,
     check_missing,
 ]
+
+
+def check_single_input_noise(make: Make, n: int, most_flags: int) -> None:
+    """On one input of N(0, 1) noise, at most ``most_flags`` readings after the first 1000."""
+    X = np.random.default_rng(0).normal(size=(n, 1))
+    assert make().detect_many(X).is_anomaly[1000:].sum() <= most_flags
+
+
+def check_single_input_spikes(make: Make) -> None:
+    """At least 90% of 6-spread spikes on one input are flagged."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 1))
+    at = np.arange(1000, 3000, 50)
+    X[at, 0] += 6.0 * rng.choice([-1.0, 1.0], len(at))
+    assert make().detect_many(X).is_anomaly[at].mean() >= 0.9

@@ -7,7 +7,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from detector_behaviour import BEHAVIOURS, check_recovery, stream
+from detector_behaviour import (
+    BEHAVIOURS,
+    check_recovery,
+    check_single_input_noise,
+    check_single_input_spikes,
+    stream,
+)
 
 from edgewise.detect import StreamingIsolationForest
 from edgewise.detect.isolation import _grow
@@ -59,16 +65,11 @@ def test_seeding_and_refits() -> None:
 
 def test_single_input_noise_is_rarely_flagged() -> None:
     # The plain forest score flagged ~21% of these readings.
-    X = np.random.default_rng(0).normal(size=(4000, 1))
-    assert StreamingIsolationForest(seed=0).detect_many(X).is_anomaly[1000:].sum() <= 3
+    check_single_input_noise(lambda: StreamingIsolationForest(seed=0), 4000, 3)
 
 
 def test_spikes_on_a_single_input_are_flagged() -> None:
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(3000, 1))
-    at = np.arange(1000, 3000, 50)
-    X[at, 0] += 6.0 * rng.choice([-1.0, 1.0], len(at))
-    assert StreamingIsolationForest(seed=0).detect_many(X).is_anomaly[at].mean() >= 0.9
+    check_single_input_spikes(lambda: StreamingIsolationForest(seed=0))
 
 
 def test_scores_are_put_in_spreads_and_grow_beyond_the_window() -> None:

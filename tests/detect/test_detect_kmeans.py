@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from detector_behaviour import BEHAVIOURS, check_recovery
+from detector_behaviour import (
+    BEHAVIOURS,
+    check_recovery,
+    check_single_input_noise,
+    check_single_input_spikes,
+)
 
 from edgewise.detect import OnlineKMeans
 
@@ -64,16 +69,11 @@ def test_deviations_are_in_units_of_the_clusters_spread() -> None:
 
 def test_single_input_noise_is_rarely_flagged() -> None:
     # The plain distance to the closest centroid flagged ~1% of these readings.
-    X = np.random.default_rng(0).normal(size=(6000, 1))
-    assert OnlineKMeans(seed=0).detect_many(X).is_anomaly[1000:].sum() <= 3
+    check_single_input_noise(lambda: OnlineKMeans(seed=0), 6000, 3)
 
 
 def test_spikes_on_a_single_input_are_flagged() -> None:
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(3000, 1))
-    at = np.arange(1000, 3000, 50)
-    X[at, 0] += 6.0 * rng.choice([-1.0, 1.0], len(at))
-    assert OnlineKMeans(seed=0).detect_many(X).is_anomaly[at].mean() >= 0.9
+    check_single_input_spikes(lambda: OnlineKMeans(seed=0))
 
 
 def test_distances_are_put_in_spreads() -> None:

@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from detector_behaviour import BEHAVIOURS, COLUMNS, check_recovery, stream
+from detector_behaviour import (
+    BEHAVIOURS,
+    COLUMNS,
+    check_recovery,
+    check_single_input_noise,
+    check_single_input_spikes,
+    stream,
+)
 
 from edgewise.detect import PyODDetector
 
@@ -44,16 +51,11 @@ def test_isolation_forest_is_seeded() -> None:
 
 def test_single_input_noise_is_rarely_flagged() -> None:
     # The plain k-th neighbour distance flagged ~15% of these readings.
-    X = np.random.default_rng(0).normal(size=(5000, 1))
-    assert PyODDetector(seed=0).detect_many(X).is_anomaly[1000:].sum() <= 2
+    check_single_input_noise(lambda: PyODDetector(seed=0), 5000, 2)
 
 
 def test_spikes_on_a_single_input_are_flagged() -> None:
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(3000, 1))
-    at = np.arange(1000, 3000, 50)
-    X[at, 0] += 6.0 * rng.choice([-1.0, 1.0], len(at))
-    assert PyODDetector(seed=0).detect_many(X).is_anomaly[at].mean() >= 0.9
+    check_single_input_spikes(lambda: PyODDetector(seed=0))
 
 
 def test_knn_distance_is_put_in_spreads() -> None:
