@@ -141,9 +141,12 @@ def nab_dir(data: Path | None = None) -> Path:
     FileNotFoundError
         When the folder does not hold ``labels/combined_windows.json``.
     """
-    root = data_dir() / "NAB" if data is None else data
-    if data is not None and (data / "NAB" / "labels").is_dir():
+    if data is None:
+        root = data_dir() / "NAB"
+    elif (data / "NAB" / "labels").is_dir():
         root = data / "NAB"
+    else:
+        root = data
     if not (root / "labels" / "combined_windows.json").is_file():
         raise FileNotFoundError(
             f"no NAB corpus at {root} (labels/combined_windows.json missing); the datasets folder"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...stream import Detector, create, parameters
+from ...stream import Detector, create, parameters, registry
 from ._corpus import Corpus, load_corpus
 from ._halves import HALVES
 from ._profiles import PROFILE_NAMES, load_profiles
@@ -98,7 +98,7 @@ def run_nab(
             progress(done, len(corpus))
     if results_dir is not None:
         write_results(results_dir, detector, corpus, scores)
-    effective = {p.name: p.default for p in parameters(type(create(detector)))}
+    effective = {p.name: p.default for p in parameters(registry()[detector])}
     effective.update(params or {})
     report: dict[str, Any] = {"detector": detector, "params": effective}
     report.update(_scores(corpus, scores, flags, data))
