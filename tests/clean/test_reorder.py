@@ -29,7 +29,7 @@ def test_order_is_restored_within_lateness_and_nothing_is_lost() -> None:
     for stream in ("a", "b"):
         times = [r.timestamp for r in out if r.stream == stream]
         assert times == [60.0 * i for i in range(300)]
-    assert reorder.late_count_ == 0
+    assert reorder.lane("a").late_count_ == 0
 
 
 def test_a_reading_later_than_the_bound_is_dropped_and_counted() -> None:
@@ -37,7 +37,7 @@ def test_a_reading_later_than_the_bound_is_dropped_and_counted() -> None:
     out = reorder.update_many([Reading("a", t, {}) for t in (0.0, 60.0, 120.0, 10.0, 100.0)])
     out += reorder.flush()
     assert [r.timestamp for r in out] == [0.0, 60.0, 100.0, 120.0]
-    assert reorder.late_count_ == 1
+    assert reorder.lane("a").late_count_ == 1
 
 
 def test_with_flag_a_late_reading_is_emitted_at_once_and_flagged() -> None:
@@ -45,7 +45,7 @@ def test_with_flag_a_late_reading_is_emitted_at_once_and_flagged() -> None:
     out = reorder.update_many([Reading("a", t, {"x": t}) for t in (0.0, 60.0, 120.0, 10.0)])
     assert [(r.timestamp, r.flags) for r in out] == [(0.0, {}), (60.0, {}), (10.0, {"*": "late"})]
     assert [r.timestamp for r in reorder.flush()] == [120.0]
-    assert reorder.late_count_ == 1
+    assert reorder.lane("a").late_count_ == 1
 
 
 def test_tick_releases_what_the_clock_has_passed_and_flush_everything() -> None:
@@ -55,7 +55,7 @@ def test_tick_releases_what_the_clock_has_passed_and_flush_everything() -> None:
     assert [r.timestamp for r in reorder.tick(195.0)] == [130.0]
     assert reorder.update(Reading("a", 120.0, {})) == []  # before the watermark now: late
     assert [r.timestamp for r in reorder.flush()] == [170.0]
-    assert reorder.late_count_ == 1
+    assert reorder.lane("a").late_count_ == 1
 
 
 @pytest.mark.parametrize("params", [{"lateness": -1.0}, {"action": "mark_missing"}])

@@ -62,7 +62,7 @@ def test_readings_not_later_than_the_previous_one_are_skipped_and_counted() -> N
     step = Resample(period=10.0)
     batch = [Reading("a", t, {"x": 1.0}) for t in (0.0, 25.0, 25.0, 12.0, 31.0)]
     assert [r.timestamp for r in step.update_many(batch)] == [0.0, 10.0, 20.0, 30.0]
-    assert step.skipped_count_ == 2
+    assert step.lane("a").skipped_count_ == 2
 
 
 @pytest.mark.parametrize("params", [{"period": 0.0}, {"method": "cubic"}])

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgewise.cli import app
-from edgewise.stream import Detection, Detector, Explanation, Values, _registry
+from edgewise.stream import Detector, Explanation, Values, Verdict, _registry
 
 runner = CliRunner()
 
@@ -58,7 +58,7 @@ class RunningZ(Detector):
     def score_one(self, x: Values) -> float:
         return 1.0 - math.exp(-self._z(x)[0] / self.k)
 
-    def detect_one(self, x: Values) -> Detection:
+    def detect_one(self, x: Values) -> Verdict:
         self._start()
         z, culprit = self._z(x)
         flagged = z > self.k
@@ -67,13 +67,14 @@ class RunningZ(Detector):
             explanation = Explanation(culprit, x[culprit], self.mean_[culprit], z)
         else:
             self.learn_one(x)
-        return Detection(1.0 - math.exp(-z / self.k), flagged, explanation)
+        return Verdict(1.0 - math.exp(-z / self.k), flagged, flagged, explanation)
 
 
 @pytest.fixture(autouse=True)
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make the stand-in available by name for these tests only."""
     monkeypatch.setitem(_registry._STEPS, "running_z", RunningZ)
+    monkeypatch.setitem(_registry._NAMES, RunningZ, "running_z")
     yield
 
 
@@ -100,7 +101,9 @@ def run(*args: str | Path) -> tuple[int, str, str]:
 
 
 def scores(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, keep_default_na=False, dtype={"is_anomaly": str, "explanation": str})
+    return pd.read_csv(
+        path, keep_default_na=False, dtype={"is_anomaly": str, "alarm": str, "explanation": str}
+    )
 
 
 def test_defaults_infer_timestamp_and_numeric_columns(tmp_path: Path) -> None:
@@ -108,7 +111,7 @@ def test_defaults_infer_timestamp_and_numeric_columns(tmp_path: Path) -> None:
     code, _, err = run(tmp_path / "in.csv", "-o", tmp_path / "out.csv")
     assert code == 0, err
     out = scores(tmp_path / "out.csv")
-    assert list(out.columns) == ["timestamp", "score", "is_anomaly", "explanation"]
+    assert list(out.columns) == ["timestamp", "seq", "score", "is_anomaly", "alarm", "explanation"]
     assert out["timestamp"].tolist() == readings()["time"].tolist()
     assert out["is_anomaly"].tolist().count("true") == 1
     assert out.loc[45, "is_anomaly"] == "true"
@@ -141,7 +144,15 @@ def test_long_format_has_one_model_per_stream(tmp_path: Path) -> None:
     )
     assert code == 0, err
     out = scores(tmp_path / "out.csv")
-    assert list(out.columns) == ["device", "timestamp", "score", "is_anomaly", "explanation"]
+    assert list(out.columns) == [
+        "device",
+        "timestamp",
+        "seq",
+        "score",
+        "is_anomaly",
+        "alarm",
+        "explanation",
+    ]
     assert out["device"].tolist() == long["device"].tolist()
     flagged = out[out["is_anomaly"] == "true"]
     assert flagged["device"].tolist() == ["a"]
@@ -262,8 +273,8 @@ def test_state_of_other_columns_is_refused(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--detector", "no_such_thing"], "no detector named 'no_such_thing'"),
-        (["--param", "k=abc"], "parameter k"),
-        (["--param", "q=1"], "no parameter 'q'"),
+        (["--param", "k=abc"], "parameter 'k'"),
+        (["--param", "q=1"], "unknown parameter 'q'"),
         (["--param", "k=-1"], "k must be positive"),
     ],
 )

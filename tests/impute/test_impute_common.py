@@ -38,7 +38,7 @@ def test_flags_and_counts_what_it_fills(imputer: Step) -> None:
                 assert after.values[name] == value and name not in after.flags
     missing = sum(math.isnan(v) for r in readings for v in r.values.values())
     assert 0.9 * missing <= flagged <= missing  # all but the leading gaps
-    assert step.imputed_count_ == flagged  # type: ignore[attr-defined]
+    assert step.lane("s").imputed_count_ == flagged  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("imputer", IMPUTERS, ids=lambda s: type(s).__name__)

@@ -32,7 +32,7 @@ def test_gives_up_after_max_delay_with_the_last_value() -> None:
     # The first gap waits two readings, then takes the last value; the others see the 5.
     assert [[r.values["x"] for r in e] for e in emitted] == [[1.0], [], [], [1.0], [3.0, 4.0, 5.0]]
     assert step.delay == 2
-    assert step.imputed_count_ == 3
+    assert step.lane("s").imputed_count_ == 3
 
 
 def test_holds_readings_back_in_order_and_flushes() -> None:

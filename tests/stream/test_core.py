@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import math
-import pickle
 
 import numpy as np
 import pytest
 
 from edgewise.stream import (
-    Detection,
     Detector,
     Pipeline,
     Reading,
+    SpecError,
     Step,
     Transformer,
     Values,
+    Verdict,
     create,
     parameters,
     parse_params,
@@ -34,11 +34,11 @@ class Scale(Transformer):
 class Twice(Step):
     """Emits every reading twice, and one reading per tick."""
 
-    def update(self, reading: Reading) -> list[Reading]:
+    def _update(self, reading: Reading) -> list[Reading]:
         return [reading, reading.with_values(dict(reading.values))]
 
-    def tick(self, now: float) -> list[Reading]:
-        return [Reading("clock", now, {"v": 0.0})]
+    def _tick(self, now: float) -> list[Reading]:
+        return [Reading(self.stream_ or "", now, {"v": 0.0})]
 
 
 class Hold(Step):
@@ -47,11 +47,11 @@ class Hold(Step):
     def __init__(self) -> None:
         self.held_: list[Reading] = []
 
-    def update(self, reading: Reading) -> list[Reading]:
+    def _update(self, reading: Reading) -> list[Reading]:
         self.held_.append(reading)
         return []
 
-    def flush(self) -> list[Reading]:
+    def _flush(self) -> list[Reading]:
         out, self.held_ = self.held_, []
         return out
 
@@ -67,11 +67,11 @@ class Threshold(Detector):
     def score_one(self, x: Values) -> float:
         return 1.0 if any(abs(v) > self.limit for v in x.values()) else 0.0
 
-    def detect_one(self, x: Values) -> Detection:
+    def detect_one(self, x: Values) -> Verdict:
         score = self.score_one(x)
         if score < 1.0:
             self.learn_one(x)
-        return Detection(score, score >= 1.0)
+        return Verdict(score, score >= 1.0, score >= 1.0)
 
 
 def test_reading_normalises_missing_values() -> None:
@@ -91,7 +91,7 @@ def test_pipeline_passes_emissions_of_each_step_downstream() -> None:
     out = pipe.update(Reading("s", 0.0, {"v": 1.0}))
     assert [r.values["v"] for r in out] == [5.0, 5.0]
     ticked = pipe.tick(100.0)
-    assert [(r.stream, r.values["v"]) for r in ticked] == [("clock", 0.0)]
+    assert [(r.stream, r.values["v"]) for r in ticked] == [("s", 0.0)]
 
 
 def test_pipeline_flush_runs_held_readings_through_later_steps() -> None:
@@ -102,13 +102,16 @@ def test_pipeline_flush_runs_held_readings_through_later_steps() -> None:
     assert only.values == {"v": 2.0}
 
 
-def test_detector_update_sets_the_verdict_and_pickles() -> None:
+def test_detector_update_adds_a_detection_record() -> None:
     det = Threshold(limit=1.0)
-    [out] = det.update(Reading("s", 0.0, {"v": 5.0}))
-    assert out.is_anomaly and out.score == 1.0
-    det.update(Reading("s", 1.0, {"v": 0.5}))
-    assert pickle.loads(pickle.dumps(det)).seen_ == 1
-    assert det.clone().seen_ == 0
+    [out] = det.update(Reading("s", 7.0, {"v": 5.0}))
+    [found] = out.detections
+    assert (found.stream, found.seq, found.timestamp) == ("s", 0, 7.0)
+    assert found.is_anomaly and found.alarm and found.score == 1.0
+    assert found.detector == "Threshold" and len(found.model_version) == 12
+    [normal] = det.update(Reading("s", 8.0, {"v": 0.5}))
+    assert normal.detections[0].seq == 1 and not normal.detections[0].is_anomaly
+    assert det.lane("s").seen_ == 1 and det.clone().seen_ == 0
 
 
 def test_clone_rejects_unknown_parameters() -> None:
@@ -117,13 +120,13 @@ def test_clone_rejects_unknown_parameters() -> None:
     assert Scale().clone(factor=5.0).factor == 5.0
 
 
-def test_parse_params_types_values_from_defaults() -> None:
+def test_parse_params_types_values_from_the_constructor() -> None:
     assert parse_params(Scale, ["factor=1.5"]) == {"factor": 1.5}
-    with pytest.raises(ValueError, match="no parameter 'size'"):
+    with pytest.raises(SpecError, match="unknown parameter 'size'; it takes: factor"):
         parse_params(Scale, ["size=3"])
-    with pytest.raises(ValueError, match="KEY=VALUE"):
+    with pytest.raises(SpecError, match="KEY=VALUE"):
         parse_params(Scale, ["factor"])
-    with pytest.raises(ValueError, match="factor"):
+    with pytest.raises(SpecError, match=r"parameter 'factor': .* number"):
         parse_params(Scale, ["factor=abc"])
     assert [p.name for p in parameters(Scale)] == ["factor"]
 

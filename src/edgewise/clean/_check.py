@@ -16,8 +16,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from edgewise.stream import Array, Reading, Transformer, Values, column_names
-from edgewise.stream._base import _as_batch
+from edgewise.stream import Array, Reading, Transformer, Values, as_batch, column_names
 
 __all__ = ["Faults", "ValueCheck", "fault_mask", "mark_missing", "validate_choice"]
 
@@ -82,14 +81,16 @@ class ValueCheck(Transformer):
 
     def faults_many(self, X: Array, columns: Sequence[str] | None = None) -> NDArray[np.bool_]:
         """The streaming path on a batch: ``mask[i, j]`` is whether row i's value j is faulty."""
-        batch = _as_batch(X)
+        batch = as_batch(X)
         names = column_names(batch.shape[1], columns)
         found = [self.faults_one(dict(zip(names, row, strict=True))) for row in batch.tolist()]
         return fault_mask(found, names)
 
-    def update(self, reading: Reading) -> list[Reading]:
+    def _update(self, reading: Reading) -> list[Reading]:
         faults = self._judge(reading.values)
+        self.learn_one(reading.values)
+        if not faults:
+            return [reading]  # readings are not changed in place: pass it on as it is
         out = reading.with_values(self._repair(reading.values, faults))
         out.flags.update(faults)
-        self.learn_one(reading.values)
         return [out]

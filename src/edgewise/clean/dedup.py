@@ -5,21 +5,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from edgewise.stream import Reading, Step, register
 
 __all__ = ["Deduplicate"]
-
-
-@dataclass(slots=True)
-class _Seen:
-    """The timestamps of one stream within the horizon, as a set and as a min-heap to expire."""
-
-    keys: set[float] = field(default_factory=set)
-    oldest_first: list[float] = field(default_factory=list)
-    newest: float = -math.inf
 
 
 @register("deduplicate")
@@ -30,6 +20,7 @@ class Deduplicate(Step):
     reading with a given stream and timestamp passes unchanged, whatever the values of the later
     ones. Memory is bounded: per stream, only timestamps within ``horizon`` seconds of the newest
     one are remembered, so a repeat of a reading older than that is not recognised and passes.
+    State is kept per stream (see :class:`~edgewise.stream.Step`).
 
     Parameters
     ----------
@@ -38,8 +29,14 @@ class Deduplicate(Step):
 
     Attributes
     ----------
+    seen_ : set[float]
+        The stream's timestamps within the horizon.
+    oldest_first_ : list[float]
+        The same, as a min-heap, to expire them.
+    newest_ : float
+        The stream's newest timestamp.
     duplicate_count_ : int
-        Readings dropped so far.
+        Readings of the stream dropped so far.
 
     Examples
     --------
@@ -49,11 +46,13 @@ class Deduplicate(Step):
     ...          Reading("m1", 0.0, {"t": 20.1}), Reading("m2", 0.0, {"t": 19.0})]
     >>> [(r.stream, r.timestamp) for r in dedup.update_many(batch)]
     [('m1', 0.0), ('m1', 60.0), ('m2', 0.0)]
-    >>> dedup.duplicate_count_
-    1
+    >>> dedup.lane("m1").duplicate_count_, dedup.lane("m2").duplicate_count_
+    (1, 0)
     """
 
-    seen_: dict[str, _Seen]
+    seen_: set[float]
+    oldest_first_: list[float]
+    newest_: float
     duplicate_count_: int
 
     def __init__(self, *, horizon: float = 3600.0) -> None:
@@ -64,19 +63,20 @@ class Deduplicate(Step):
         yield {}
         yield {"horizon": 0.0}
 
-    def update(self, reading: Reading) -> list[Reading]:
+    def _update(self, reading: Reading) -> list[Reading]:
         if not hasattr(self, "seen_"):
             if not self.horizon >= 0.0:
                 raise ValueError(f"Deduplicate: horizon must be >= 0, got {self.horizon!r}")
-            self.seen_ = {}
+            self.seen_ = set()
+            self.oldest_first_ = []
+            self.newest_ = -math.inf
             self.duplicate_count_ = 0
-        seen = self.seen_.setdefault(reading.stream, _Seen())
-        if reading.timestamp in seen.keys:
+        if reading.timestamp in self.seen_:
             self.duplicate_count_ += 1
             return []
-        seen.keys.add(reading.timestamp)
-        heapq.heappush(seen.oldest_first, reading.timestamp)
-        seen.newest = max(seen.newest, reading.timestamp)
-        while seen.oldest_first[0] < seen.newest - self.horizon:
-            seen.keys.discard(heapq.heappop(seen.oldest_first))
+        self.seen_.add(reading.timestamp)
+        heapq.heappush(self.oldest_first_, reading.timestamp)
+        self.newest_ = max(self.newest_, reading.timestamp)
+        while self.oldest_first_[0] < self.newest_ - self.horizon:
+            self.seen_.discard(heapq.heappop(self.oldest_first_))
         return [reading]

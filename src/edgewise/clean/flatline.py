@@ -6,13 +6,14 @@ import math
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from edgewise.stream import Values, register
+from edgewise.stream import Values, register, state_type
 
 from ._check import Faults, ValueCheck, validate_choice
 
 __all__ = ["Flatline"]
 
 
+@state_type
 class _Run(NamedTuple):
     """The current run of one value: its lowest and highest value, and its length."""
 

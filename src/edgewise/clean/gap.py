@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from edgewise.stream import Reading, Step, register
 
 __all__ = ["GapDetector"]
-
-
-@dataclass(slots=True)
-class _Last:
-    timestamp: float  # newest timestamp of the stream
-    names: tuple[str, ...]  # value names of its newest reading
-    reported: bool = False  # whether tick already emitted the current gap
 
 
 @register("gap_detector")
@@ -31,6 +23,10 @@ class GapDetector(Step):
     ``flags["*"] = "after_gap"``, whether or not a tick reported the gap; every other reading
     (an older one arriving late included) passes unchanged. ``"*"`` stands for the whole reading.
 
+    **Sequence numbers.** The gap markers are readings of its own making, so the step numbers
+    everything it emits for a stream, markers and passed readings alike: 0, 1, 2, ... in the
+    order it emits them.
+
     Parameters
     ----------
     max_gap
@@ -38,9 +34,14 @@ class GapDetector(Step):
 
     Attributes
     ----------
-    last_ : dict
-        Per stream: its newest timestamp, the value names of that reading, and whether the
-        current gap was reported.
+    newest_ : float
+        The stream's newest timestamp.
+    names_ : list[str]
+        The value names of that reading.
+    reported_ : bool
+        Whether a tick already emitted the current gap.
+    emitted_ : int
+        Readings emitted so far (the next one's sequence number).
     gap_count_ : int
         Gaps found so far (by tick or by a reading arriving after one, each gap once).
 
@@ -51,13 +52,17 @@ class GapDetector(Step):
     >>> _ = gaps.update(Reading("m1", 0.0, {"t": 20.1}))
     >>> gaps.tick(200.0)
     []
-    >>> [(r.stream, r.timestamp, r.values, r.flags) for r in gaps.tick(400.0)]
-    [('m1', 400.0, {'t': nan}, {'*': 'gap'})]
-    >>> gaps.update(Reading("m1", 450.0, {"t": 20.4}))[0].flags
-    {'*': 'after_gap'}
+    >>> [(r.stream, r.seq, r.timestamp, r.values, r.flags) for r in gaps.tick(400.0)]
+    [('m1', 1, 400.0, {'t': nan}, {'*': 'gap'})]
+    >>> out = gaps.update(Reading("m1", 450.0, {"t": 20.4}))
+    >>> out[0].seq, out[0].flags
+    (2, {'*': 'after_gap'})
     """
 
-    last_: dict[str, _Last]
+    newest_: float
+    names_: list[str]
+    reported_: bool
+    emitted_: int
     gap_count_: int
 
     def __init__(self, *, max_gap: float = 300.0) -> None:
@@ -68,32 +73,40 @@ class GapDetector(Step):
         yield {}
         yield {"max_gap": 50.0}
 
-    def _streams(self) -> dict[str, _Last]:
-        if not hasattr(self, "last_"):
+    def _start(self) -> None:
+        if not hasattr(self, "newest_"):
             if not self.max_gap >= 0.0:
                 raise ValueError(f"GapDetector: max_gap must be >= 0, got {self.max_gap!r}")
-            self.last_ = {}
+            self.newest_ = -math.inf
+            self.names_ = []
+            self.reported_ = False
+            self.emitted_ = 0
             self.gap_count_ = 0
-        return self.last_
 
-    def update(self, reading: Reading) -> list[Reading]:
-        streams = self._streams()
-        last = streams.get(reading.stream)
-        out = reading.with_values(reading.values)
-        if last is None or reading.timestamp > last.timestamp:
-            if last is not None and reading.timestamp - last.timestamp > self.max_gap:
+    def _emit(self, reading: Reading) -> Reading:
+        out = reading.numbered(self.emitted_)
+        self.emitted_ += 1
+        return out
+
+    def _update(self, reading: Reading) -> list[Reading]:
+        self._start()
+        out = self._emit(reading)
+        if reading.timestamp > self.newest_:
+            if self.newest_ > -math.inf and reading.timestamp - self.newest_ > self.max_gap:
                 out.flags["*"] = "after_gap"
-                if not last.reported:
+                if not self.reported_:
                     self.gap_count_ += 1
-            streams[reading.stream] = _Last(reading.timestamp, tuple(reading.values))
+            self.newest_ = reading.timestamp
+            self.names_ = list(reading.values)
+            self.reported_ = False
         return [out]
 
-    def tick(self, now: float) -> list[Reading]:
-        out = []
-        for stream, last in self._streams().items():
-            if not last.reported and now - last.timestamp > self.max_gap:
-                last.reported = True
-                self.gap_count_ += 1
-                values = dict.fromkeys(last.names, math.nan)
-                out.append(Reading(stream, now, values, {"*": "gap"}))
-        return out
+    def _tick(self, now: float) -> list[Reading]:
+        if not hasattr(self, "newest_") or self.reported_ or now - self.newest_ <= self.max_gap:
+            return []
+        self.reported_ = True
+        self.gap_count_ += 1
+        marker = Reading(
+            self.stream_ or "", now, dict.fromkeys(self.names_, math.nan), {"*": "gap"}
+        )
+        return [self._emit(marker)]

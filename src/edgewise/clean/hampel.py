@@ -5,22 +5,29 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from edgewise.stream import Array, Reading, Step, Values, column_names, register
-from edgewise.stream._base import _as_batch
+from edgewise.stream import (
+    Array,
+    Reading,
+    Step,
+    Values,
+    as_batch,
+    column_names,
+    register,
+    state_type,
+)
 
 from ._check import Faults, fault_mask, mark_missing, validate_choice
 
 __all__ = ["Hampel"]
 
 _MAD_TO_SD = 1.4826  # MAD of normal data times this estimates its standard deviation
-_BATCH = "\x00batch"  # stream name of the rows given to faults_many
 _MIN_HISTORY = 3  # earlier values needed before a value is judged: two changes to spread on
 
 
@@ -30,6 +37,7 @@ def _median(xs: Sequence[float]) -> float:
     return s[mid] if len(s) % 2 else 0.5 * (s[mid - 1] + s[mid])
 
 
+@state_type
 @dataclass(slots=True)
 class _Track:
     """What the check remembers of one value of one stream."""
@@ -39,12 +47,6 @@ class _Track:
     square_sum: float = 0.0  # sum of squared changes between consecutive values, faults left out
     steps: int = 0
     last_faulty: bool = False
-
-
-@dataclass(slots=True)
-class _Stream:
-    held: Reading | None = None
-    tracks: dict[str, _Track] = field(default_factory=dict)
 
 
 @register("hampel")
@@ -77,7 +79,7 @@ class Hampel(Step):
     reading stands out from *both* its neighbours by that much. ``flush`` emits the held reading
     of every stream unjudged (it has no next reading). A value is judged only when it and both
     its neighbours are present and at least three earlier values of it have been seen. State is
-    kept per stream.
+    kept per stream (see :class:`~edgewise.stream.Step`).
 
     Parameters
     ----------
@@ -92,9 +94,11 @@ class Hampel(Step):
     ----------
     delay : int
         Readings the check holds a reading back for: 1.
-    streams_ : dict
-        Per stream: the held reading and, per value name, the trailing window, the previous
-        value and the running mean square change.
+    held_ : Reading or None
+        The reading waiting for the next one.
+    tracks_ : dict
+        Per value name: the trailing window, the previous value and the running mean square
+        change.
 
     Examples
     --------
@@ -113,7 +117,8 @@ class Hampel(Step):
     delay: ClassVar[int] = 1
     actions: ClassVar[tuple[str, ...]] = ("flag", "mark_missing")
 
-    streams_: dict[str, _Stream]
+    held_: Reading | None
+    tracks_: dict[str, _Track]
 
     def __init__(
         self, *, window: int = 12, threshold: float = 3.0, action: str = "mark_missing"
@@ -127,15 +132,15 @@ class Hampel(Step):
         yield {}
         yield {"window": 3, "threshold": 1.0, "action": "flag"}
 
-    def _stream(self, name: str) -> _Stream:
-        if not hasattr(self, "streams_"):
+    def _start(self) -> None:
+        if not hasattr(self, "tracks_"):
             validate_choice(self, "action", self.action, self.actions)
             if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 3:
                 raise ValueError(f"Hampel: window must be an integer >= 3, got {self.window!r}")
             if not self.threshold > 0.0:
                 raise ValueError(f"Hampel: threshold must be > 0, got {self.threshold!r}")
-            self.streams_ = {}
-        return self.streams_.setdefault(name, _Stream())
+            self.held_ = None
+            self.tracks_ = {}
 
     def _spread(self, track: _Track) -> float:
         changes = [b - a for a, b in pairwise(track.recent) if not math.isnan(b - a)]
@@ -148,9 +153,14 @@ class Hampel(Step):
     def _is_spike(self, track: _Track, value: float, after: float) -> bool:
         if len(track.recent) < _MIN_HISTORY:
             return False
-        if math.isnan(track.before) or math.isnan(value) or math.isnan(after):
+        before = track.before
+        if math.isnan(before) or math.isnan(value) or math.isnan(after):
             return False
-        deviation = abs(value - _median([track.before, value, after]))
+        # The median of three, and the deviation from it; the spread is at least the root mean
+        # square change, so most values are cleared without the robust spread's two sorts.
+        deviation = abs(value - max(min(before, value), min(max(before, value), after)))
+        if track.steps and deviation <= self.threshold * math.sqrt(track.square_sum / track.steps):
+            return False
         return deviation > self.threshold * self._spread(track)
 
     def _learn(self, track: _Track, value: float, faulty: bool) -> None:
@@ -164,46 +174,47 @@ class Hampel(Step):
         if not faulty:
             track.before = value
 
-    def _release(self, stream: _Stream, held: Reading, after: Values) -> Reading:
+    def _release(self, held: Reading, after: Values) -> Reading:
         """Judge ``held`` given the values that came after it, learn from it, emit it."""
         faults: Faults = {}
         for name, value in held.values.items():
-            track = stream.tracks.get(name)
+            track = self.tracks_.get(name)
             if track is None:
-                track = stream.tracks[name] = _Track(deque(maxlen=self.window))
+                track = self.tracks_[name] = _Track(deque(maxlen=self.window))
             faulty = self._is_spike(track, value, after.get(name, math.nan))
             if faulty:
                 faults[name] = self.fault
             self._learn(track, value, faulty)
+        if not faults:
+            return held
         values = mark_missing(held.values, faults) if self.action == "mark_missing" else held.values
         out = held.with_values(dict(values))
         out.flags.update(faults)
         return out
 
-    def update(self, reading: Reading) -> list[Reading]:
-        stream = self._stream(reading.stream)
-        held, stream.held = stream.held, reading
-        return [] if held is None else [self._release(stream, held, reading.values)]
+    def _update(self, reading: Reading) -> list[Reading]:
+        self._start()
+        held, self.held_ = self.held_, reading
+        return [] if held is None else [self._release(held, reading.values)]
 
-    def _drain(self, stream: _Stream) -> list[Reading]:
-        held, stream.held = stream.held, None
-        return [] if held is None else [self._release(stream, held, {})]
-
-    def flush(self) -> list[Reading]:
-        streams = getattr(self, "streams_", {})
-        return [out for stream in streams.values() for out in self._drain(stream)]
+    def _flush(self) -> list[Reading]:
+        held = getattr(self, "held_", None)
+        if held is None:
+            return []
+        self.held_ = None
+        return [self._release(held, {})]
 
     def faults_many(self, X: Array, columns: Sequence[str] | None = None) -> NDArray[np.bool_]:
-        """Stream the rows of ``X`` as one stream, then flush it; the mask of spikes found.
+        """Stream the rows of ``X`` through this step's own state, then flush it; the spikes found.
 
-        ``mask[i, j]`` is whether row i's value j was judged a spike. Equal to :meth:`update` on
-        each row in turn, then :meth:`flush` of that stream (other streams are left as they are).
+        ``mask[i, j]`` is whether row i's value j was judged a spike. Equal to ``_update`` on
+        each row in turn, then a flush; the streams of :meth:`update` are left as they are.
         """
-        batch = _as_batch(X)
+        batch = as_batch(X)
         names = column_names(batch.shape[1], columns)
-        readings = [
-            Reading(_BATCH, float(i), dict(zip(names, row, strict=True)))
+        out = [
+            released
             for i, row in enumerate(batch.tolist())
+            for released in self._update(Reading("", float(i), dict(zip(names, row, strict=True))))
         ]
-        out = self.update_many(readings) + self._drain(self._stream(_BATCH))
-        return fault_mask([r.flags for r in out], names)
+        return fault_mask([r.flags for r in out + self._flush()], names)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from edgewise.stream import Reading, Step, register
@@ -13,14 +12,6 @@ from edgewise.stream import Reading, Step, register
 from ._check import validate_choice
 
 __all__ = ["Reorder"]
-
-
-@dataclass(slots=True)
-class _Buffer:
-    """Readings of one stream held back, by (timestamp, arrival), and the stream's watermark."""
-
-    held: list[tuple[float, int, Reading]] = field(default_factory=list)
-    watermark: float = -math.inf  # everything at or before it has been emitted
 
 
 @register("reorder")
@@ -46,6 +37,12 @@ class Reorder(Step):
 
     Attributes
     ----------
+    held_ : list[tuple[float, int, Reading]]
+        The readings held back, as a min-heap by (timestamp, arrival).
+    watermark_ : float
+        Everything at or before it has been emitted.
+    arrivals_ : int
+        Readings held so far (the tie-breaker of equal timestamps).
     late_count_ : int
         Late readings so far (dropped or flagged).
 
@@ -57,15 +54,16 @@ class Reorder(Step):
     >>> out = reorder.update_many([Reading("m1", t, {"t": 20.0}) for t in arrivals])
     >>> [r.timestamp for r in out + reorder.flush()]
     [0.0, 60.0, 120.0, 180.0, 240.0, 360.0]
-    >>> reorder.late_count_
+    >>> reorder.lane("m1").late_count_
     1
     """
 
     actions = ("drop", "flag")
 
-    buffers_: dict[str, _Buffer]
-    late_count_: int
+    held_: list[tuple[float, int, Reading]]
+    watermark_: float
     arrivals_: int
+    late_count_: int
 
     def __init__(self, *, lateness: float = 60.0, action: str = "drop") -> None:
         self.lateness = lateness
@@ -76,45 +74,41 @@ class Reorder(Step):
         yield {}
         yield {"lateness": 0.0, "action": "flag"}
 
-    def _buffers(self) -> dict[str, _Buffer]:
-        if not hasattr(self, "buffers_"):
+    def _start(self) -> None:
+        if not hasattr(self, "held_"):
             validate_choice(self, "action", self.action, self.actions)
             if not self.lateness >= 0.0:
                 raise ValueError(f"Reorder: lateness must be >= 0, got {self.lateness!r}")
-            self.buffers_ = {}
-            self.late_count_ = 0
+            self.held_ = []
+            self.watermark_ = -math.inf
             self.arrivals_ = 0
-        return self.buffers_
+            self.late_count_ = 0
 
-    @staticmethod
-    def _release(buffer: _Buffer, watermark: float) -> list[Reading]:
-        buffer.watermark = max(buffer.watermark, watermark)
+    def _release(self, watermark: float) -> list[Reading]:
+        self.watermark_ = max(self.watermark_, watermark)
         out = []
-        while buffer.held and buffer.held[0][0] <= buffer.watermark:
-            out.append(heapq.heappop(buffer.held)[2])
+        while self.held_ and self.held_[0][0] <= self.watermark_:
+            out.append(heapq.heappop(self.held_)[2])
         return out
 
-    def update(self, reading: Reading) -> list[Reading]:
-        buffer = self._buffers().setdefault(reading.stream, _Buffer())
-        if reading.timestamp < buffer.watermark:
+    def _update(self, reading: Reading) -> list[Reading]:
+        self._start()
+        if reading.timestamp < self.watermark_:
             self.late_count_ += 1
             if self.action == "drop":
                 return []
             late = reading.with_values(reading.values)
             late.flags["*"] = "late"
             return [late]
-        heapq.heappush(buffer.held, (reading.timestamp, self.arrivals_, reading))
+        heapq.heappush(self.held_, (reading.timestamp, self.arrivals_, reading))
         self.arrivals_ += 1
-        return self._release(buffer, reading.timestamp - self.lateness)
+        return self._release(reading.timestamp - self.lateness)
 
-    def tick(self, now: float) -> list[Reading]:
-        buffers = self._buffers()
-        return [out for b in buffers.values() for out in self._release(b, now - self.lateness)]
+    def _tick(self, now: float) -> list[Reading]:
+        self._start()
+        return self._release(now - self.lateness)
 
-    def flush(self) -> list[Reading]:
-        buffers = self._buffers()
-        return [out for b in buffers.values() for out in self._release(b, _newest(b))]
-
-
-def _newest(buffer: _Buffer) -> float:
-    return max((t for t, _, _ in buffer.held), default=buffer.watermark)
+    def _flush(self) -> list[Reading]:
+        self._start()
+        newest = max((t for t, _, _ in self.held_), default=self.watermark_)
+        return self._release(newest)

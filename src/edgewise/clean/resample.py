@@ -25,7 +25,8 @@ class Resample(Step):
     the reading used (for ``"last"``) stays ``nan``, as do names absent from one of them. Nothing
     is emitted before a stream's first reading; readings not later than the previous one of their
     stream are skipped and counted (put :class:`Reorder` and :class:`Deduplicate` first). Emitted
-    readings carry no flags.
+    readings carry no flags; they are readings of the step's own making, numbered 0, 1, 2, ... per
+    stream in the order they are emitted.
 
     Parameters
     ----------
@@ -36,8 +37,10 @@ class Resample(Step):
 
     Attributes
     ----------
-    last_ : dict[str, Reading]
-        The previous reading of each stream.
+    last_ : Reading or None
+        The stream's previous reading.
+    emitted_ : int
+        Readings emitted so far (the next one's sequence number).
     skipped_count_ : int
         Readings skipped because they were not later than the previous one of their stream.
 
@@ -46,13 +49,14 @@ class Resample(Step):
     >>> from edgewise.stream import Reading
     >>> grid = Resample(period=60.0)
     >>> batch = [Reading("m1", 50.0, {"t": 20.0}), Reading("m1", 170.0, {"t": 23.0})]
-    >>> [(r.timestamp, r.values) for r in grid.update_many(batch)]
-    [(60.0, {'t': 20.25}), (120.0, {'t': 21.75})]
+    >>> [(r.seq, r.timestamp, r.values) for r in grid.update_many(batch)]
+    [(0, 60.0, {'t': 20.25}), (1, 120.0, {'t': 21.75})]
     """
 
     methods = ("linear", "last")
 
-    last_: dict[str, Reading]
+    last_: Reading | None
+    emitted_: int
     skipped_count_: int
 
     def __init__(self, *, period: float = 60.0, method: str = "linear") -> None:
@@ -73,14 +77,15 @@ class Resample(Step):
         w = min(max((t - before.timestamp) / (after.timestamp - before.timestamp), 0.0), 1.0)
         return (1.0 - w) * v0 + w * v1 if w < 1.0 else v1
 
-    def update(self, reading: Reading) -> list[Reading]:
+    def _update(self, reading: Reading) -> list[Reading]:
         if not hasattr(self, "last_"):
             validate_choice(self, "method", self.method, self.methods)
             if not self.period > 0.0:
                 raise ValueError(f"Resample: period must be > 0, got {self.period!r}")
-            self.last_ = {}
+            self.last_ = None
+            self.emitted_ = 0
             self.skipped_count_ = 0
-        before = self.last_.get(reading.stream)
+        before = self.last_
         t = reading.timestamp
         if before is None:
             first = math.ceil(t / self.period)
@@ -89,7 +94,7 @@ class Resample(Step):
         else:
             self.skipped_count_ += 1
             return []
-        self.last_[reading.stream] = reading
+        self.last_ = reading
         out = []
         for k in range(first, math.floor(t / self.period) + 1):
             grid = k * self.period
@@ -99,5 +104,8 @@ class Resample(Step):
             else:
                 names = dict.fromkeys([*before.values, *reading.values])
                 values = {name: self._value(before, reading, name, grid) for name in names}
-            out.append(Reading(reading.stream, grid, values))
+            out.append(
+                Reading(reading.stream, grid, values, seq=self.emitted_, received=reading.received)
+            )
+            self.emitted_ += 1
         return out

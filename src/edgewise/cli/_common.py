@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from edgewise.stream import Detector, Transformer, parse_params, registry
+from edgewise.stream import Detector, SpecError, Transformer, parse_params, registry
 
 __all__ = [
     "DEFAULT_DETECTOR",
@@ -77,7 +77,7 @@ def make_detector(name: str, pairs: Sequence[str]) -> tuple[Detector, dict[str, 
     try:
         params = parse_params(cls, pairs)
         detector = cls(**params)
-    except (TypeError, ValueError) as error:
+    except SpecError as error:
         raise InputError(f"detector {name}: {error}") from None
     return detector, params
 

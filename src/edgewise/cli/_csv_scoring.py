@@ -1,10 +1,17 @@
-"""What ``edgewise detect`` does: impute and score a checked CSV, one model per stream."""
+"""What ``edgewise detect`` does: run a checked CSV through a pipeline, one lane per stream.
+
+The pipeline ends with a detector; the steps before it prepare the values (by default the
+last-value imputer). When every step before the detector is one-in, one-out (a transformer),
+each stream's rows run through the batch paths, which equal the per-reading path and are much
+faster; otherwise every row becomes a :class:`~edgewise.stream.Reading` and streams through
+the pipeline, and the output has one row per detection (a resampler may emit more readings than
+it takes, a de-duplicator fewer).
+"""
 
 from __future__ import annotations
 
-import os
-import pickle
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,48 +20,64 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from edgewise.impute import LastValue
-from edgewise.stream import Array, Detector, Explanation
+from edgewise.stream import (
+    Array,
+    Detection,
+    Detector,
+    Pipeline,
+    Reading,
+    SpecError,
+    StateError,
+    Step,
+    Transformer,
+    load_state,
+    number,
+    save_state,
+)
 
 from ._common import DEFAULT_DETECTOR, InputError, make_detector, progress_bar, say
 from ._table import Table, read_table
 
 __all__ = ["score_csv"]
 
-_STATE_FORMAT = "edgewise-detect-state/1"
 # Rows per batch call: few enough for a lively progress bar, enough to be fast.
 _CHUNK = 65_536
 
 
 @dataclass
-class _Model:
-    """Everything learned about one stream: its imputer, its detector, how many rows it has seen."""
+class _Job:
+    """A pipeline and what the command line keeps beside it in its state file."""
 
-    imputer: LastValue
-    detector: Detector
-    seen: int = 0
-
-
-@dataclass
-class _State:
-    """What ``--state`` saves: the detector's configuration and one model per stream."""
-
-    detector: str
-    params: dict[str, Any]
-    prototype: Detector  # unfitted: each new stream's detector is a clone of it
+    pipeline: Pipeline
     columns: list[str]
     stream: str | None
-    models: dict[str, _Model] = field(default_factory=dict)
-    format: str = _STATE_FORMAT
+    judged: dict[str, int] = field(default_factory=dict)  # rows each stream's detector has seen
+    reference: bool = False  # whether a reference was learned
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "columns": self.columns,
+            "stream": self.stream,
+            "judged": self.judged,
+            "reference": self.reference,
+        }
 
 
 @dataclass
-class _Results:
-    scores: Array
-    flags: NDArray[np.bool_]
-    explanations: list[Explanation | None]
+class _Out:
+    """The output rows: stream, timestamp as written, sequence number, and the detection."""
+
+    streams: list[str] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)
     imputed: int = 0
     left_missing: int = 0
+
+
+def _parts(pipeline: Pipeline) -> tuple[list[Step], Detector]:
+    if not pipeline.steps or not isinstance(pipeline.steps[-1], Detector):
+        raise InputError("the pipeline must end with a detector (see `edgewise detectors`)")
+    return pipeline.steps[:-1], pipeline.steps[-1]
 
 
 def _groups(table: Table) -> list[tuple[str, NDArray[np.intp]]]:
@@ -67,91 +90,220 @@ def _groups(table: Table) -> list[tuple[str, NDArray[np.intp]]]:
     return [(str(i), rows) for i, rows in zip(ids, np.split(order, bounds), strict=True)]
 
 
-def _load_state(path: Path) -> _State:
+def _new_job(
+    table: Table, detector: str | None, pairs: list[str], spec: Path | None, stream: str | None
+) -> _Job:
+    if spec is not None:
+        if detector is not None or pairs:
+            raise InputError("--pipeline names the detector and its parameters: drop --detector")
+        try:
+            pipeline = Pipeline.from_spec(spec)
+        except SpecError as error:
+            raise InputError(str(error)) from None
+    else:
+        from edgewise.impute import LastValue
+
+        pipeline = Pipeline(LastValue(), make_detector(detector or DEFAULT_DETECTOR, pairs)[0])
+    _parts(pipeline)
+    return _Job(pipeline, table.columns, stream)
+
+
+def _resume(
+    path: Path, table: Table, detector: str | None, pairs: list[str], spec: Path | None
+) -> _Job:
     try:
-        with path.open("rb") as handle:
-            state = pickle.load(handle)  # trusted input: documented in --help
-    except Exception as error:  # a truncated or foreign file fails in many ways
-        raise InputError(f"{path}: not a readable edgewise state file ({error})") from None
-    if not isinstance(state, _State) or state.format != _STATE_FORMAT:
-        raise InputError(f"{path}: not an edgewise detect state file")
-    return state
-
-
-def _save_state(path: Path, state: _State) -> None:
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as handle:
-        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(partial, path)  # never leave a half-written state behind
-
-
-def _resume(path: Path, table: Table, detector: str | None, params: list[str]) -> _State:
-    state = _load_state(path)
-    if state.columns != table.columns or state.stream != table.stream:
+        step, meta = load_state(path)
+    except StateError as error:
+        raise InputError(str(error)) from None
+    if not isinstance(step, Pipeline) or "columns" not in meta:
+        raise InputError(f"{path}: not a state file of `edgewise detect`")
+    if meta["columns"] != table.columns or meta["stream"] != table.stream:
         raise InputError(
-            f"{path} was saved for columns {state.columns} (stream column {state.stream}); "
+            f"{path} was saved for columns {meta['columns']} (stream column {meta['stream']}); "
             f"this input has {table.columns} (stream column {table.stream})"
         )
-    if detector is not None and detector != state.detector:
-        raise InputError(f"{path} holds detector {state.detector!r}, not {detector!r}")
-    if params and make_detector(state.detector, params)[1] != state.params:
-        raise InputError(f"{path} holds {state.detector} with parameters {state.params}")
-    return state
+    if detector is not None or pairs or spec is not None:
+        wanted = _new_job(table, detector, pairs, spec, table.stream).pipeline.to_spec()
+        if wanted != step.to_spec():
+            raise InputError(f"{path} holds another pipeline: {step.to_spec()['steps']}")
+    return _Job(step, meta["columns"], meta["stream"], dict(meta["judged"]), meta["reference"])
 
 
-def _model(state: _State, key: str) -> _Model:
-    if key not in state.models:
-        state.models[key] = _Model(LastValue(), state.prototype.clone())
-    return state.models[key]
+def _check_state_path(path: Path) -> None:
+    """Fail before any work when the state cannot be written where asked."""
+    if not path.parent.is_dir():
+        raise InputError(f"--state {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"--state {path}: a folder, not a file")
 
 
-def _commission(state: _State, reference: Table) -> None:
-    """Teach each stream's detector the known-normal reference rows of that stream."""
+def _prepared(steps: Sequence[Step], X: Array, columns: list[str]) -> Array:
+    for step in steps:
+        assert isinstance(step, Transformer)
+        X = step.learn_transform_many(X, columns)
+    return X
+
+
+def _batchable(steps: Sequence[Step]) -> bool:
+    return all(isinstance(step, Transformer) for step in steps)
+
+
+def _readings(table: Table, rows: NDArray[np.intp] | None = None) -> Iterator[Reading]:
+    where = np.arange(len(table)) if rows is None else rows
+    for i in where.tolist():
+        key = "" if table.streams is None else str(table.streams[i])
+        values = dict(zip(table.columns, table.values[i].tolist(), strict=True))
+        yield Reading(key, float(table.epoch[i]), values)
+
+
+def _commission(job: _Job, reference: Table) -> None:
+    """Teach each stream's lane the known-normal reference rows of that stream."""
+    steps, _ = _parts(job.pipeline)
     for key, rows in _groups(reference):
-        values = LastValue().learn_transform_many(reference.values[rows], reference.columns)
-        _model(state, key).detector.commission(values, reference.columns)
+        lane = job.pipeline.lane(key)
+        *prep, detector = lane.steps
+        assert isinstance(detector, Detector)
+        if _batchable(steps):
+            detector.commission(_prepared(prep, reference.values[rows], job.columns), job.columns)
+            continue
+        for reading in _readings(reference, rows):
+            for out in _through(prep, lane._numbered(reading)):
+                detector.learn_one(out.values)
+    job.reference = True
 
 
-def _score(state: _State, table: Table, warmup: int) -> _Results:
+def _through(steps: Sequence[Step], reading: Reading) -> list[Reading]:
+    readings = [reading]
+    for step in steps:
+        readings = [out for r in readings for out in step._update(r)]
+    return readings
+
+
+def _judge(detector: Detector, job: _Job, key: str, reading: Reading, warmup: int) -> Detection:
+    seen = job.judged.get(key, 0)
+    job.judged[key] = seen + 1
+    if seen < warmup:  # learned from, scored, never flagged
+        score = detector.score_one(reading.values)
+        detector.learn_one(reading.values)
+        name, version = detector._identity()
+        return Detection(
+            reading.stream, reading.seq, reading.timestamp, score, False, False, None, name, version
+        )
+    [out] = detector._update(reading)
+    return out.detections[-1]
+
+
+def _score_batches(job: _Job, table: Table, warmup: int) -> _Out:
     n = len(table)
-    results = _Results(np.empty(n), np.zeros(n, dtype=np.bool_), [None] * n)
-    columns = table.columns
+    scores, flags, alarms = np.zeros(n), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)
+    explanations: list[Any] = [None] * n
+    seqs = np.zeros(n, dtype=np.int64)
+    out = _Out()
+    columns = job.columns
     with progress_bar() as progress:
         task = progress.add_task("scoring", total=n)
         for key, rows in _groups(table):
-            model = _model(state, key)
+            lane = job.pipeline.lane(key)
+            *prep, detector = lane.steps
+            assert isinstance(detector, Detector)
             raw = table.values[rows]
-            values = model.imputer.learn_transform_many(raw, columns)
-            results.imputed += int((np.isnan(raw) & ~np.isnan(values)).sum())
-            results.left_missing += int(np.isnan(values).sum())
-            # Warm-up rows are scored against what came before, then learned from, never flagged.
-            learn = min(max(warmup - model.seen, 0), len(rows))
-            for i, row in zip(rows[:learn], values[:learn], strict=True):
+            values = _prepared(prep, raw, columns)
+            out.imputed += int((np.isnan(raw) & ~np.isnan(values)).sum())
+            out.left_missing += int(np.isnan(values).sum())
+            seqs[rows] = lane.next_seq_ + np.arange(len(rows))
+            lane.next_seq_ += len(rows)
+            seen = job.judged.get(key, 0)
+            learn = min(max(warmup - seen, 0), len(rows))
+            for i, row in zip(rows[:learn].tolist(), values[:learn], strict=True):
                 x = dict(zip(columns, row.tolist(), strict=True))
-                results.scores[i] = model.detector.score_one(x)
-                model.detector.learn_one(x)
+                scores[i] = detector.score_one(x)
+                detector.learn_one(x)
             progress.advance(task, learn)
             for start in range(learn, len(rows), _CHUNK):
                 where = rows[start : start + _CHUNK]
-                found = model.detector.detect_many(values[start : start + _CHUNK], columns)
-                results.scores[where] = found.scores
-                results.flags[where] = found.is_anomaly
+                found = detector.detect_many(values[start : start + _CHUNK], columns)
+                scores[where] = found.scores
+                flags[where] = found.is_anomaly
+                alarms[where] = found.alarm
                 for i, explanation in zip(where.tolist(), found.explanations, strict=True):
-                    results.explanations[i] = explanation
+                    explanations[i] = explanation
                 progress.advance(task, len(where))
-            model.seen += len(rows)
-    return results
+            job.judged[key] = seen + len(rows)
+    name, version = _parts(job.pipeline)[1]._identity()
+    for i in range(n):
+        key = "" if table.streams is None else str(table.streams[i])
+        out.streams.append(key)
+        out.times.append(str(table.times[i]))
+        out.detections.append(
+            Detection(
+                key,
+                int(seqs[i]),
+                float(table.epoch[i]),
+                float(scores[i]),
+                bool(flags[i]),
+                bool(alarms[i]),
+                explanations[i],
+                name,
+                version,
+            )
+        )
+    return out
 
 
-def _write(output: str, table: Table, results: _Results) -> None:
+def _score_readings(job: _Job, table: Table, warmup: int) -> _Out:
+    out = _Out()
+    keys = [""] * len(table) if table.streams is None else [str(s) for s in table.streams]
+    written = {
+        (key, t): str(text)
+        for key, t, text in zip(keys, table.epoch.tolist(), table.times, strict=True)
+    }
+
+    def emit(readings: list[Reading]) -> None:
+        for reading in readings:
+            detector = job.pipeline.lane(reading.stream).steps[-1]
+            assert isinstance(detector, Detector)
+            found = _judge(detector, job, reading.stream, reading, warmup)
+            out.streams.append(reading.stream)
+            out.times.append(_written(written, reading, table.numeric_times))
+            out.detections.append(found)
+
+    with progress_bar() as progress:
+        task = progress.add_task("scoring", total=len(table))
+        for reading in _readings(table):
+            lane = job.pipeline.lane(reading.stream)
+            *prep, _ = lane.steps
+            emit(_through(prep, lane._numbered(reading)))
+            progress.advance(task)
+        for key in job.pipeline.streams:
+            lane = job.pipeline.lane(key)
+            *prep, _ = lane.steps
+            emit(Pipeline(*prep)._flush() if prep else [])
+    return out
+
+
+def _written(written: dict[tuple[str, float], str], reading: Reading, numeric: bool) -> str:
+    """A reading's time as the input wrote it; a time the pipeline made, in the input's style."""
+    text = written.get((reading.stream, reading.timestamp))
+    if text is not None:
+        return text
+    if numeric:
+        return number(reading.timestamp)
+    return pd.Timestamp(reading.timestamp, unit="s", tz="UTC").isoformat()
+
+
+def _write(output: str, table: Table, out: _Out) -> None:
     frame: dict[str, Any] = {}
     if table.stream is not None:
-        frame[table.stream] = table.streams
-    frame["timestamp"] = table.times
-    frame["score"] = results.scores
-    frame["is_anomaly"] = np.where(results.flags, "true", "false")
-    frame["explanation"] = ["" if e is None else str(e) for e in results.explanations]
-    target = sys.stdout if output == "-" else output
+        frame[table.stream] = out.streams
+    frame["timestamp"] = out.times
+    frame["seq"] = [d.seq for d in out.detections]
+    frame["score"] = [d.score for d in out.detections]
+    frame["is_anomaly"] = ["true" if d.is_anomaly else "false" for d in out.detections]
+    frame["alarm"] = ["true" if d.alarm else "false" for d in out.detections]
+    frame["explanation"] = [
+        "" if d.explanation is None else str(d.explanation) for d in out.detections
+    ]
+    target: Any = sys.stdout if output == "-" else output
     try:
         pd.DataFrame(frame).to_csv(target, index=False, float_format="%.6g", lineterminator="\n")
     except BrokenPipeError:
@@ -171,11 +323,14 @@ def score_csv(
     decimal: str,
     detector: str | None,
     param: list[str] | None,
+    pipeline: Path | None,
     warmup: int,
     reference: str | None,
     state: Path | None,
 ) -> None:
     """Run ``edgewise detect`` (see its help for the meaning of each option)."""
+    if state is not None:
+        _check_state_path(state)
     names = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
     options: dict[str, Any] = {
         "sep": "\t" if sep == "\\t" else sep,
@@ -186,25 +341,28 @@ def score_csv(
     table = read_table(input, columns=names, **options)
     pairs = list(param or [])
     if state is not None and state.exists():
-        saved = _resume(state, table, detector, pairs)
+        job = _resume(state, table, detector, pairs, pipeline)
         say(f"resuming from {state}")
     else:
-        name = detector or DEFAULT_DETECTOR
-        prototype, params = make_detector(name, pairs)
-        saved = _State(name, params, prototype, table.columns, stream)
+        job = _new_job(table, detector, pairs, pipeline, stream)
+    steps, final = _parts(job.pipeline)
     try:
-        if reference is not None:
-            _commission(saved, read_table(reference, columns=table.columns, **options))
-        results = _score(saved, table, warmup)
-    except ValueError as error:  # parameters are validated when the detector first learns
-        raise InputError(f"detector {saved.detector}: {error}") from error
-    _write(output, table, results)
+        if reference is not None and job.reference:
+            say("the state holds the reference learned at the start; not learning it again")
+        elif reference is not None:
+            _commission(job, read_table(reference, columns=table.columns, **options))
+        scored = (_score_batches if _batchable(steps) else _score_readings)(job, table, warmup)
+    except ValueError as error:  # parameters are validated when a step first learns
+        raise InputError(f"{type(final).__name__}: {error}") from error
+    _write(output, table, scored)
     if state is not None:
-        _save_state(state, saved)
+        save_state(job.pipeline, state, meta=job.meta())
     n_streams = 1 if table.streams is None else len(pd.unique(table.streams))
-    left = results.left_missing
+    flagged = sum(d.is_anomaly for d in scored.detections)
+    alarms = sum(d.alarm for d in scored.detections)
+    left = scored.left_missing
     say(
         f"{len(table):,} rows, {n_streams} stream(s), columns {', '.join(table.columns)}: "
-        f"{int(results.flags.sum()):,} anomalies; {results.imputed:,} missing cells imputed"
+        f"{flagged:,} abnormal rows, {alarms:,} alarms; {scored.imputed:,} missing cells imputed"
         + (f", {left:,} left missing (no earlier value)" if left else "")
     )

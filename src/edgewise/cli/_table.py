@@ -26,13 +26,16 @@ __all__ = ["Table", "read_table"]
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A checked CSV: the raw timestamps (echoed in the output), numeric values, stream ids."""
+    """A checked CSV: the raw timestamps (echoed in the output) and the same in epoch seconds,
+    numeric values, stream ids."""
 
     source: str
     timestamp: str
     columns: list[str]
     stream: str | None
     times: NDArray[np.object_]
+    epoch: Array
+    numeric_times: bool
     values: Array
     streams: NDArray[np.object_] | None
 
@@ -103,25 +106,31 @@ def _find_timestamp(frame: pd.DataFrame, source: str, skip: set[str]) -> str:
     raise InputError(f"{source}: no column parses as a time; name it with --timestamp")
 
 
-def _check_times(source: str, name: str, column: pd.Series) -> None:
-    """Every cell of ``column`` must be a time (or, all of them, epoch seconds)."""
+def _epoch_seconds(source: str, name: str, column: pd.Series) -> tuple[Array, bool]:
+    """Every cell of ``column`` as epoch seconds (all times, or all epoch seconds), and whether
+    they were written as numbers."""
     first = _first(column) or ""
     fmt = _time_format(first)
+    numeric = fmt is None and _number(first, ".") is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if fmt is None and _number(first, ".") is not None:
-            bad = pd.to_numeric(column, errors="coerce").isna().to_numpy()
+        if numeric:
+            seconds = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
         else:
             times = pd.to_datetime(column, format=fmt or "mixed", errors="coerce", utc=True)
-            bad = times.isna().to_numpy().copy()
+            bad = times.isna().to_numpy()
             if fmt is not None and bad.any():  # same data, another spelling: still a time
                 again = pd.to_datetime(column[bad], format="mixed", errors="coerce", utc=True)
-                bad[bad] = again.isna().to_numpy()
+                times = times.where(~bad, again)
+            nanoseconds = times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+            seconds = np.where(times.isna().to_numpy(), np.nan, nanoseconds / 1e9)
+    bad = np.isnan(seconds)
     if bad.any():
         row = int(np.argmax(bad))
         cell = column.iloc[row]
         what = "missing time" if pd.isna(cell) else f"{cell!r} is not a time"
         raise _cell_error(source, row, name, what)
+    return seconds, numeric
 
 
 def _numbers(source: str, name: str, column: pd.Series, decimal: str) -> Array:
@@ -161,7 +170,7 @@ def read_table(
     skip = {stream} if stream else set()
     timestamp = timestamp or _find_timestamp(frame, name, skip)
     times = _column(frame, name, timestamp)
-    _check_times(name, timestamp, times)
+    epoch, numeric_times = _epoch_seconds(name, timestamp, times)
     if columns is None:
         columns = [
             str(c)
@@ -172,5 +181,13 @@ def read_table(
             raise InputError(f"{name}: no numeric column besides the timestamp {timestamp!r}")
     values = np.column_stack([_numbers(name, c, _column(frame, name, c), decimal) for c in columns])
     return Table(
-        name, timestamp, list(columns), stream, times.to_numpy(dtype=object), values, streams
+        name,
+        timestamp,
+        list(columns),
+        stream,
+        times.to_numpy(dtype=object),
+        epoch,
+        numeric_times,
+        values,
+        streams,
     )

@@ -43,7 +43,17 @@ def detect(
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option(help="Detector parameter KEY=VALUE; repeat for several."),
+        typer.Option(
+            help="Detector parameter KEY=VALUE (VALUE read as YAML: 3, 0.5, true, null, [a, b]); "
+            "repeat for several."
+        ),
+    ] = None,
+    pipeline: Annotated[
+        Path | None,
+        typer.Option(
+            help="Pipeline spec (YAML or JSON) to run instead of last-value imputation and "
+            "--detector; it must end with a detector (see docs/cli.md)."
+        ),
     ] = None,
     warmup: Annotated[
         int,
@@ -58,16 +68,18 @@ def detect(
     state: Annotated[
         Path | None,
         typer.Option(
-            help="Detector state file: loaded if it exists (resume where the last run stopped), "
-            "saved at the end. State files are pickles: load only files you trust."
+            help="State file (versioned .npz, never a pickle): loaded if it exists, to resume "
+            "where the last run stopped, and saved at the end."
         ),
     ] = None,
 ) -> None:
     """Score every row of a CSV of sensor readings.
 
-    Missing cells are imputed with the last value (and counted), then the detector scores each row.
-    Output: one CSV row per input row, in order, with columns timestamp, score, is_anomaly and
-    explanation (after the stream column of a long-format file).
+    Missing cells are imputed with the last value (and counted), then the detector scores each row;
+    or every row streams through the pipeline of --pipeline. Output: one CSV row per detection
+    (per input row, in order, unless the pipeline drops or makes readings), with columns
+    timestamp, seq, score, is_anomaly (this row is abnormal), alarm (an episode starts here) and
+    explanation, after the stream column of a long-format file.
     """
     from ._csv_scoring import score_csv  # pandas loads only when a file is scored
 
@@ -81,6 +93,7 @@ def detect(
         decimal=decimal,
         detector=detector,
         param=param,
+        pipeline=pipeline,
         warmup=warmup,
         reference=reference,
         state=state,

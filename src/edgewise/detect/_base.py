@@ -30,7 +30,7 @@ from collections import deque
 import numpy as np
 from numpy.typing import NDArray
 
-from edgewise.stream import Detection, Detector, Explanation, Values
+from edgewise.stream import Detector, Explanation, Values, Verdict
 
 from ._calibration import FLAG_AT, TailCalibration
 from ._moments import EWMoments, spread
@@ -139,23 +139,23 @@ class CalibratedDetector(Detector):
             return 0.0
         return self.calibration_.score(self._raw_score(x))
 
-    def detect_one(self, x: Values) -> Detection:
+    def detect_one(self, x: Values) -> Verdict:
         self._start()
         if not _has_value(x):
-            return Detection(0.0, False)  # nothing to judge, nothing to learn
+            return Verdict(0.0, False)  # nothing to judge, nothing to learn
         raw = self._raw_score(x)
         score = self.calibration_.score(raw)
         if score < FLAG_AT or not self._judging():
             self._learn_scored(x, raw)
             self._remember(x, flagged=False)
-            return Detection(score, False)
+            return Verdict(score, False)
         explanation = self._culprit(x)
         if self.learn_anomalies:
             self._learn_scored(x, raw)
         else:
             self._skip(x)
             self._remember(x, flagged=True)
-        return Detection(score, True, explanation)
+        return Verdict(score, True, True, explanation)
 
     # -- machinery -------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ import bisect
 import math
 from collections import deque
 
+from edgewise.stream import state_type
+
 from ._moments import spread
 
 __all__ = ["FLAG_AT", "TailCalibration"]
@@ -36,6 +38,7 @@ _UPPER = 0.95
 _UPPER_Z = 1.6448536269514722  # the standard normal's 0.95 quantile
 
 
+@state_type
 class TailCalibration:
     """Gaussian tail calibration of a raw score stream over a sliding window.
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from edgewise.stream._state import state_type
+
 __all__ = ["EWMoments", "SlidingMoments", "spread"]
 
 # A constant signal has zero spread; dividing by this fraction of its level instead keeps every
@@ -18,6 +20,7 @@ def spread(std: float, mean: float) -> float:
     return max(std, _RELATIVE_FLOOR * max(1.0, abs(mean)))
 
 
+@state_type
 class SlidingMoments:
     """Mean and sample standard deviation of the last ``size`` values, O(1) per value.
 
@@ -60,6 +63,7 @@ class SlidingMoments:
         return math.sqrt(max(self._m2, 0.0) / (n - 1)) if n > 1 else math.nan
 
 
+@state_type
 class EWMoments:
     """Exponentially weighted mean and standard deviation.
 

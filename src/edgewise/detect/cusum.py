@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from edgewise.stream import register
+from edgewise.stream import register, state_type
 
 from ._base import InputModel, PerInputDetector
 from ._moments import EWMoments, spread
@@ -19,6 +19,7 @@ __all__ = ["CUSUM"]
 _WINSOR = 3.0
 
 
+@state_type
 class _Sums(InputModel):
     def __init__(self, drift: float, span: int, settle: int) -> None:
         self.drift = drift

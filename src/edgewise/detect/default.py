@@ -10,11 +10,13 @@ from numpy.typing import NDArray
 
 from ..stream import (
     Array,
-    Detection,
-    Detections,
     Detector,
     Explanation,
+    StateError,
     Values,
+    Verdict,
+    Verdicts,
+    as_batch,
     column_names,
     register,
 )
@@ -271,6 +273,21 @@ class DefaultDetector(Detector):
         state = None if states is None else states.get(name)
         return self._new_input(name) if state is None else state
 
+    def _check_state(self) -> None:
+        states = getattr(self, "states_", None)
+        if states is None:
+            return
+        params = self._params()
+        size = len(kernel.new_state(params))
+        for name, state in states.items():
+            if state.shape != (size,) or state.dtype != np.float64:
+                raise StateError(
+                    f"the state of input {name!r} has shape {state.shape}; these parameters "
+                    f"need ({size},)"
+                )
+            if not np.array_equal(state[: len(params)], params):
+                raise StateError(f"the state of input {name!r} was made with other parameters")
+
     @property
     def rebaselines_(self) -> int:
         """Episodes, over all inputs, that lasted so long that the model learned them."""
@@ -289,7 +306,7 @@ class DefaultDetector(Detector):
     def score_one(self, x: Values) -> float:
         return self._run(x, kernel.SCORE)
 
-    def detect_one(self, x: Values) -> Detection:
+    def detect_one(self, x: Values) -> Verdict:
         states = getattr(self, "states_", None)
         step = kernel.step
         score = 0.0
@@ -310,14 +327,10 @@ class DefaultDetector(Detector):
                 flagged = Explanation(
                     name, value, float(state[kernel.O_EXPECTED]), float(state[kernel.O_DEVIATION])
                 )
-        return Detection(score, flagged is not None, flagged)
+        return Verdict(score, flagged is not None, flagged is not None, flagged)
 
-    def detect_many(self, X: Array, columns: Sequence[str] | None = None) -> Detections:
-        batch = np.asarray(X, dtype=np.float64)
-        if batch.ndim == 1:
-            batch = batch[:, None]
-        if batch.ndim != 2:
-            raise ValueError(f"a batch must be 2-D (readings x values), got shape {batch.shape}")
+    def detect_many(self, X: Array, columns: Sequence[str] | None = None) -> Verdicts:
+        batch = as_batch(X)
         n, m = batch.shape
         names = column_names(m, columns)
         # Inputs are independent models, so the batch runs input by input.
@@ -336,4 +349,4 @@ class DefaultDetector(Detector):
             explanations[i] = Explanation(
                 names[j], float(values[j, i]), float(expected[j, i]), float(deviation[j, i])
             )
-        return Detections(total, flagged, explanations)
+        return Verdicts(total, flagged, flagged.copy(), explanations)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from edgewise.stream import register
+from edgewise.stream import register, state_type
 
 from ._base import InputModel, PerInputDetector
 from ._moments import EWMoments, spread
@@ -14,6 +14,7 @@ from ._moments import EWMoments, spread
 __all__ = ["EWMAChart"]
 
 
+@state_type
 class _Chart(InputModel):
     def __init__(self, smoothing: float, span: int) -> None:
         self.smoothing = smoothing

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from edgewise.stream import register
+from edgewise.stream import register, state_type
 
 from ._base import InputModel, PerInputDetector
 from ._moments import SlidingMoments, spread
@@ -14,6 +14,7 @@ from ._moments import SlidingMoments, spread
 __all__ = ["WindowedGaussian"]
 
 
+@state_type
 class _RollingZ(InputModel):
     def __init__(self, window: int) -> None:
         self.moments = SlidingMoments(window)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from edgewise.stream import register
+from edgewise.stream import register, state_type
 
 from ._base import JointDetector, Mask, Vector
 from ._moments import spread
@@ -32,6 +32,7 @@ def _average_path(n: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(n > 2.0, path, np.where(n == 2.0, 1.0, 0.0))
 
 
+@state_type
 @dataclass(frozen=True, slots=True)
 class _Forest:
     """Isolation trees stored as complete binary trees: node ``i`` has children ``2i+1, 2i+2``.
@@ -167,7 +168,8 @@ class StreamingIsolationForest(JointDetector):
     refit_every
         Regrow the forest after this many newly learned readings (the first forest too).
     seed
-        Seed of the random splits; ``None`` draws fresh entropy.
+        Seed of the random splits; fixed by default, so the same data give the same output on
+        every run; ``None`` draws fresh entropy.
     warmup, learn_anomalies, epsilon, calibration_window, relearn_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
@@ -195,7 +197,7 @@ class StreamingIsolationForest(JointDetector):
         n_trees: int = 50,
         window: int = 256,
         refit_every: int = 64,
-        seed: int | None = None,
+        seed: int | None = 0,
         warmup: int = 100,
         learn_anomalies: bool = False,
         epsilon: float = 1e-5,

@@ -60,7 +60,8 @@ class OnlineKMeans(JointDetector):
     memory
         Cap of a centroid's count: each update moves it at least ``1 / memory`` of the way.
     seed
-        Seed of the k-means++ seeding; ``None`` draws fresh entropy.
+        Seed of the k-means++ seeding; fixed by default, so the same data give the same output on
+        every run; ``None`` draws fresh entropy.
     warmup, learn_anomalies, epsilon, calibration_window, relearn_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
@@ -87,7 +88,7 @@ class OnlineKMeans(JointDetector):
         *,
         n_clusters: int = 5,
         memory: int = 1000,
-        seed: int | None = None,
+        seed: int | None = 0,
         warmup: int = 100,
         learn_anomalies: bool = False,
         epsilon: float = 1e-5,

@@ -6,7 +6,7 @@ import importlib
 import inspect
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -79,7 +79,12 @@ class PyODDetector(JointDetector):
         Refit after this many newly learned readings (the first fit too).
     seed
         Seeds each fit's ``random_state``, for models that take one and when ``params`` does not
-        set it; ``None`` draws fresh entropy.
+        set it; fixed by default (the same data give the same output on every run); ``None``
+        draws fresh entropy.
+
+    **Saved state.** The fitted PyOD model is a third-party object that only pickle could save, so
+    the versioned state holds the rows it was fitted on and the seed of that fit instead, and
+    loading refits it: the loaded detector continues exactly where the saved one stopped.
     warmup, learn_anomalies, epsilon, calibration_window, relearn_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
@@ -103,7 +108,7 @@ class PyODDetector(JointDetector):
         params: dict[str, Any] | None = None,
         window: int = 256,
         refit_every: int = 64,
-        seed: int | None = None,
+        seed: int | None = 0,
         warmup: int = 100,
         learn_anomalies: bool = False,
         epsilon: float = 1e-5,
@@ -140,6 +145,8 @@ class PyODDetector(JointDetector):
         self.window_: deque[Vector] = deque(maxlen=self.window)
         self.since_fit_ = 0
         self.estimator_: Any = None
+        self.fit_rows_: Vector | None = None
+        self.fit_seed_ = 0
 
     def _score_vector(self, v: Vector, observed: Mask) -> float:
         if self.estimator_ is None:
@@ -162,6 +169,14 @@ class PyODDetector(JointDetector):
             self.since_fit_ = 0
 
     def _fit(self, X: Vector) -> None:
+        self.fit_rows_ = X
+        self.fit_seed_ = int(self.rng_.integers(2**31))
+        self._refit()
+
+    def _refit(self) -> None:
+        """Fit the model on ``fit_rows_`` with ``fit_seed_`` (again, after loading state)."""
+        X = self.fit_rows_
+        assert X is not None
         # Standardised inputs: distance-based models (KNN, LOF, OCSVM) are blind to a deviation in
         # an input of small scale next to one of large scale; the others are not affected.
         self.center_ = X.mean(axis=0)
@@ -172,7 +187,7 @@ class PyODDetector(JointDetector):
         kwargs = dict(self.params or {})
         accepts = inspect.signature(self.model_class_.__init__).parameters
         if "random_state" in accepts and "random_state" not in kwargs:
-            kwargs["random_state"] = int(self.rng_.integers(2**31))
+            kwargs["random_state"] = self.fit_seed_
         self.estimator_ = self.model_class_(**kwargs)
         self.estimator_.fit((X - self.center_) / self.scale_)
         if self.model in _DISTANCE_MODELS:
@@ -187,3 +202,17 @@ class PyODDetector(JointDetector):
         w = float(lambertw(d * math.exp(self.radius_sq_ / d) / self.median_**2).real)
         self.edge_ = self.median_ * math.exp((w - self.radius_sq_ / d) / 2.0)
         self.edge_radius_ = d / self.edge_
+
+    def _learned_state(self) -> dict[str, Any]:
+        state = super()._learned_state()
+        state.pop("model_class_", None)
+        state.pop("estimator_", None)
+        return state
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        super()._restore(state)
+        if "rng_" in state:  # the detector had started
+            self.model_class_ = _model_class(self.model)
+            self.estimator_ = None
+            if self.fit_rows_ is not None:
+                self._refit()

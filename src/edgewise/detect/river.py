@@ -26,6 +26,9 @@ class RiverDetector(JointDetector):
     imputed with their running mean (River models expect every feature); the explanation names
     the observed input farthest from its running mean, in spreads.
 
+    It cannot be named in a spec or on the command line, nor saved as versioned state: River
+    models are Python objects that only pickle can save (see :attr:`spec_error`).
+
     Parameters
     ----------
     model
@@ -49,6 +52,11 @@ class RiverDetector(JointDetector):
     >>> round(found.score, 3), found.is_anomaly, found.explanation.input
     (1.0, True, 'temp')
     """
+
+    spec_error = (
+        "the 'river' detector wraps a River model object, which a spec, the command line or a "
+        "state file cannot describe: build it in Python, as RiverDetector(model=...)"
+    )
 
     def __init__(
         self,

@@ -114,6 +114,7 @@ class VibrationFeatures(Step):
 
     buffer_: deque[float]
     due_: int  # samples still to come before the next emission
+    emitted_: int  # readings emitted so far: the next one's sequence number
 
     def __init__(
         self,
@@ -134,7 +135,7 @@ class VibrationFeatures(Step):
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {"input": "x0", "window": 16, "hop": 4, "sample_rate": 100.0, "bands": [(0, 10)]}
 
-    def update(self, reading: Reading) -> list[Reading]:
+    def _update(self, reading: Reading) -> list[Reading]:
         if not hasattr(self, "buffer_"):
             for name in ("window", "hop"):
                 value = getattr(self, name)
@@ -148,6 +149,7 @@ class VibrationFeatures(Step):
                 )
             self.buffer_ = deque(maxlen=self.window)
             self.due_ = self.window
+            self.emitted_ = 0
         sample = reading.values.get(self.input, math.nan)
         if math.isnan(sample):
             return []
@@ -160,4 +162,13 @@ class VibrationFeatures(Step):
             np.array(self.buffer_), sample_rate=self.sample_rate, bands=self.bands
         )
         values = {f"{self.input}_{name}": value for name, value in features.items()}
-        return [Reading(reading.stream, reading.timestamp, values)]
+        self.emitted_ += 1
+        return [
+            Reading(
+                reading.stream,
+                reading.timestamp,
+                values,
+                seq=self.emitted_ - 1,
+                received=reading.received,
+            )
+        ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edgewise.stream import Array, Transformer, Values
+from edgewise.stream import Array, Transformer, Values, state_type
 
 __all__ = ["Fusion", "SensorNoise", "combine"]
 
@@ -47,6 +47,7 @@ def combine(y: Array, variances: Array, covariance: Array | None = None) -> tupl
     return fused, (variance + excess) * (1.0 + (_Z95**2 + 1.0) / 4.0 * relative)
 
 
+@state_type
 class SensorNoise:
     """Noise variances of redundant sensors that observe the same quantity with independent noise.
 

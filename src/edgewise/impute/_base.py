@@ -47,7 +47,7 @@ class Imputer(Transformer):
         self.learn_one(x)
         return y
 
-    def update(self, reading: Reading) -> list[Reading]:
+    def _update(self, reading: Reading) -> list[Reading]:
         out = reading.with_values(self.learn_transform_one(reading.values))
         flag_imputed(out, filled(reading.values, out.values))
         return [out]

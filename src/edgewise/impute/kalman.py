@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from edgewise.stream import Values, register
+from edgewise.stream import Values, register, state_type
 
 from ._base import Imputer
 
@@ -15,6 +15,7 @@ __all__ = ["Kalman"]
 _PRIOR_SCALE = 1e4
 
 
+@state_type
 class _Track:
     """A local linear trend Kalman filter on one value, with moment estimates of its noise.
 

@@ -6,13 +6,14 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from edgewise.stream import Reading, Step, register
+from edgewise.stream import Reading, Step, register, state_type
 
 from ._base import flag_imputed
 
 __all__ = ["Linear"]
 
 
+@state_type
 @dataclass(slots=True)
 class _Held:
     reading: Reading
@@ -77,7 +78,7 @@ class Linear(Step):
     def delay(self) -> int:
         return self.max_delay
 
-    def update(self, reading: Reading) -> list[Reading]:
+    def _update(self, reading: Reading) -> list[Reading]:
         if not hasattr(self, "held_"):
             if isinstance(self.max_delay, bool) or not isinstance(self.max_delay, int):
                 raise ValueError(f"max_delay must be an int, got {self.max_delay!r}")
@@ -104,7 +105,7 @@ class Linear(Step):
         self.seen_ += 1
         return self._release(force=False)
 
-    def flush(self) -> list[Reading]:
+    def _flush(self) -> list[Reading]:
         return self._release(force=True) if hasattr(self, "held_") else []
 
     def _fill(self, reading: Reading, name: str, value: float) -> None:
