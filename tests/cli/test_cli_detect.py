@@ -70,10 +70,18 @@ class RunningZ(Detector):
         return Detection(1.0 - math.exp(-z / self.k), flagged, explanation)
 
 
+class Broken(RunningZ):
+    """A detector with a bug: its failure is an internal error, not bad input."""
+
+    def detect_one(self, x: Values) -> Detection:
+        raise RuntimeError("broken on purpose")
+
+
 @pytest.fixture(autouse=True)
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make the stand-in available by name for these tests only."""
+    """Make the stand-ins available by name for these tests only."""
     monkeypatch.setitem(_registry._STEPS, "running_z", RunningZ)
+    monkeypatch.setitem(_registry._STEPS, "broken", Broken)
     yield
 
 
@@ -276,10 +284,34 @@ def test_bad_detector_options(tmp_path: Path, args: list[str], message: str) -> 
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
 
 
-def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["--debug", "detect", str(tmp_path / "none.csv"), "-o", "-"])
-    assert result.exit_code != 0
-    assert result.exception is not None
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["none.csv"], "none.csv: No such file"),
+        (["bad.csv"], "line 6, column 'temp': 'hot' is not a number"),
+        (["bad.csv", "--warmup", "-3"], "--warmup"),
+    ],
+    ids=["missing file", "bad cell", "bad option"],
+)
+def test_debug_keeps_bad_input_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    with_cell(4, "temp", "hot").to_csv(tmp_path / "bad.csv", index=False)
+    result = runner.invoke(
+        app, ["--debug", "detect", str(tmp_path / args[0]), *args[1:], "-o", "-"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_debug_shows_the_traceback_of_an_internal_error(tmp_path: Path) -> None:
+    readings().to_csv(tmp_path / "in.csv", index=False)
+    args = ["detect", str(tmp_path / "in.csv"), "-o", "-", "--detector", "broken"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "RuntimeError: broken on purpose (rerun with --debug" in result.stderr
+    result = runner.invoke(app, ["--debug", *args])
+    assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)
+    assert "internal error" in " ".join(runner.invoke(app, ["--help"]).stdout.split())
 
 
 def test_the_default_detector_by_default(tmp_path: Path) -> None:
