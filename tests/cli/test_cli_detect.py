@@ -194,11 +194,20 @@ def with_cell(row: int, column: str, text: str) -> pd.DataFrame:
     ("frame", "args", "message"),
     [
         (readings().drop(columns="rpm"), ["--columns", "temp,rpm"], "no column 'rpm'"),
+        (readings(), ["--columns", ""], "'--columns': empty; name one or more columns"),
+        (readings(), ["--columns", " temp,rpm,temp"], "'temp' named more than once"),
         (with_cell(11, "time", "soon"), [], "line 13, column 'time': 'soon' is not a time"),
         (with_cell(4, "temp", "hot"), [], "line 6, column 'temp': 'hot' is not a number"),
         (with_cell(4, "rpm", "inf"), [], "line 6, column 'rpm': 'inf' is not a finite number"),
     ],
-    ids=["missing column", "bad timestamp", "not a number", "infinite"],
+    ids=[
+        "missing column",
+        "no columns",
+        "a column twice",
+        "bad timestamp",
+        "not a number",
+        "infinite",
+    ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(
     tmp_path: Path, frame: pd.DataFrame, args: list[str], message: str

@@ -12,6 +12,18 @@ from ._common import DEFAULT_DETECTOR
 __all__ = ["detect"]
 
 
+def _columns(value: str | None) -> str | None:
+    """Check ``--columns``: at least one name, none twice."""
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise typer.BadParameter("empty; name one or more columns, comma-separated: temp,rpm")
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise typer.BadParameter(f"{', '.join(map(repr, twice))} named more than once")
+    return value
+
+
 def detect(
     input: Annotated[str, typer.Argument(metavar="INPUT", help="CSV of readings, or - for stdin.")],
     output: Annotated[
@@ -25,8 +37,9 @@ def detect(
     columns: Annotated[
         str | None,
         typer.Option(
+            callback=_columns,
             help="Value columns, comma-separated; several make one multivariate model. "
-            "Default: every other numeric column."
+            "Default: every other numeric column.",
         ),
     ] = None,
     stream: Annotated[
