@@ -219,6 +219,39 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert "Traceback" not in err and not (tmp_path / "out.csv").exists()
 
 
+@pytest.mark.parametrize(
+    ("output", "args", "message"),
+    [
+        ("in.csv", [], "-o {tmp}/in.csv is the same file as INPUT {tmp}/in.csv;"),
+        ("sub/../in.csv", [], "is the same file as INPUT"),
+        ("link.csv", [], "is the same file as INPUT"),
+        ("hard.csv", [], "is the same file as INPUT"),
+        ("normal.csv", ["--reference", "normal.csv"], "is the same file as --reference"),
+        ("model.state", ["--state", "model.state"], "is the same file as --state"),
+    ],
+    ids=["same path", "another path", "symbolic link", "hard link", "reference", "state"],
+)
+def test_output_never_overwrites_a_file_it_reads(
+    tmp_path: Path, output: str, args: list[str], message: str
+) -> None:
+    readings().to_csv(tmp_path / "in.csv", index=False)
+    readings(seed=3).to_csv(tmp_path / "normal.csv", index=False)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.csv").symlink_to(tmp_path / "in.csv")
+    (tmp_path / "hard.csv").hardlink_to(tmp_path / "in.csv")
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")}
+    code, _, err = run(
+        tmp_path / "in.csv",
+        *[tmp_path / a if a.endswith((".csv", ".state")) else a for a in args],
+        "-o",
+        tmp_path / output,
+    )
+    assert code == 2
+    assert err.count("\n") == 1 and message.format(tmp=tmp_path) in err, err
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")} == before
+    assert not (tmp_path / "model.state").exists()
+
+
 def test_warmup_rows_are_never_flagged_but_scored(tmp_path: Path) -> None:
     readings(spike_at=20).to_csv(tmp_path / "in.csv", index=False)
     code, _, err = run(tmp_path / "in.csv", "--warmup", "30", "-o", tmp_path / "out.csv")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import DEFAULT_DETECTOR
+from ._common import DEFAULT_DETECTOR, InputError
 
 __all__ = ["detect"]
 
@@ -22,6 +22,22 @@ def _columns(value: str | None) -> str | None:
     if twice := sorted({name for name in names if names.count(name) > 1}):
         raise typer.BadParameter(f"{', '.join(map(repr, twice))} named more than once")
     return value
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    # samefile also sees hard links; resolve covers a path that does not exist yet (--state).
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+
+
+def _refuse_overwriting(output: str, read: dict[str, str | Path | None]) -> None:
+    """Refuse an output that is one of the files read (``read``: what each is called)."""
+    if output == "-":
+        return
+    for what, path in read.items():
+        if path is not None and str(path) != "-" and _same_file(Path(output), Path(path)):
+            raise InputError(
+                f"-o {output} is the same file as {what} {path}; write the scores to another file"
+            )
 
 
 def detect(
@@ -82,6 +98,7 @@ def detect(
     Output: one CSV row per input row, in order, with columns timestamp, score, is_anomaly and
     explanation (after the stream column of a long-format file).
     """
+    _refuse_overwriting(output, {"INPUT": input, "--reference": reference, "--state": state})
     from ._csv_scoring import score_csv  # pandas loads only when a file is scored
 
     score_csv(
