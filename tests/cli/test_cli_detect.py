@@ -166,6 +166,17 @@ def test_separator_and_decimal_comma(tmp_path: Path) -> None:
     assert "temp=40" in _
 
 
+@pytest.mark.parametrize("sep", [";;", "||", "", '"'], ids=["two", "regex-like", "none", "quote"])
+def test_separator_is_one_character(tmp_path: Path, sep: str) -> None:
+    # pandas reads a longer separator as a regular expression: "||" would split everywhere.
+    readings().to_csv(tmp_path / "in.csv", index=False, sep=sep[:1] or ",")
+    code, _, err = run(tmp_path / "in.csv", "--sep", sep, "-o", "-")
+    assert code == 2
+    assert err.count("\n") == 1 and "'--sep'" in err and "use one character other than" in err
+    readings().to_csv(tmp_path / "tab.csv", index=False, sep="\t")
+    assert run(tmp_path / "tab.csv", "--sep", "\\t", "-o", "-")[0] == 0
+
+
 def test_stdin_to_stdout(tmp_path: Path) -> None:
     text = readings().to_csv(index=False)
     result = runner.invoke(app, ["detect", "-", "-o", "-", "--detector", "running_z"], input=text)

@@ -24,6 +24,16 @@ def _columns(value: str | None) -> str | None:
     return value
 
 
+def _separator(value: str) -> str:
+    """Check ``--sep``: pandas would read a longer separator as a regular expression."""
+    if value != "\\t" and (len(value) != 1 or value in '"\r\n'):
+        raise typer.BadParameter(
+            f"{value!r}: use one character other than a quote or a line break (such as ';' or "
+            "'|'), or \\t for tab"
+        )
+    return value
+
+
 def _same_file(a: Path, b: Path) -> bool:
     # samefile also sees hard links; resolve covers a path that does not exist yet (--state).
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
@@ -62,7 +72,10 @@ def detect(
         str | None,
         typer.Option(help="Stream id column of a long-format file: one model per stream."),
     ] = None,
-    sep: Annotated[str, typer.Option(help="Field separator (\\t for tab).")] = ",",
+    sep: Annotated[
+        str,
+        typer.Option(callback=_separator, help="Field separator: one character (\\t for tab)."),
+    ] = ",",
     decimal: Annotated[str, typer.Option(help="Decimal mark of the numbers.")] = ".",
     detector: Annotated[
         str | None,
