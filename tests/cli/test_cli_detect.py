@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -261,6 +262,16 @@ def test_output_never_overwrites_a_file_it_reads(
     assert err.count("\n") == 1 and message.format(tmp=tmp_path) in err, err
     assert {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")} == before
     assert not (tmp_path / "model.state").exists()
+
+
+def test_a_huge_value_is_explained_in_a_few_characters(tmp_path: Path) -> None:
+    frame = readings(spike_at=None)
+    frame.loc[45, "temp"] = 1e300  # finite, some 1e300 spreads from normal
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run(tmp_path / "in.csv", "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    explanation = scores(tmp_path / "out.csv").loc[45, "explanation"]
+    assert re.fullmatch(r"temp=1e\+300 is \d\.\d\de\+300 spreads above normal 20\.\d+", explanation)
 
 
 def test_warmup_rows_are_never_flagged_but_scored(tmp_path: Path) -> None:

@@ -68,6 +68,12 @@ def test_demo_speed_help_and_check_agree() -> None:
         assert f"'--speed': {speed} is not above 0; see 'edgewise demo --help'" in result.stderr
 
 
+def test_demo_prints_any_speed_in_a_few_characters() -> None:
+    result = runner.invoke(app, ["demo", "--plain", "--speed", "1e300", "--duration", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "playing 24 simulated hours at x1e+300\n" in result.stdout
+
+
 def test_detectors_lists_every_registered_step() -> None:
     result = runner.invoke(app, ["detectors", "--json"])
     assert result.exit_code == 0, result.output

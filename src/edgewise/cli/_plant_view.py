@@ -32,6 +32,11 @@ def _clock(plant: Plant, seconds: float) -> str:
     return f"{moment:%a %H:%M} {f'(+{hours}h{minutes:02d}m)':<10}"
 
 
+def _pace(speed: float) -> str:
+    """``x600``, ``x0.5``, ``x1e+300``: any --speed in a few characters, not hundreds of digits."""
+    return f"x{speed:,.0f}" if 1.0 <= speed < 1e12 else f"x{speed:.3g}"
+
+
 def _sparkline(values: Iterable[float]) -> str:
     points = list(values)
     present = [v for v in points if not math.isnan(v)]
@@ -54,7 +59,7 @@ def _alarm_line(plant: Plant, alarm: Alarm) -> str:
 def _live_view(plant: Plant, monitor: Monitor, now: float, speed: float) -> RenderableType:
     header = Text.assemble(
         ("edgewise demo", "bold"),
-        f"  simulated plant, seed {plant.seed}  ·  {_clock(plant, now)}  ·  x{speed:,.0f}  ·  ",
+        f"  simulated plant, seed {plant.seed}  ·  {_clock(plant, now)}  ·  {_pace(speed)}  ·  ",
         f"{min(now / plant.duration, 1.0):.0%} of the story",
     )
     streams = Table(box=box.SIMPLE_HEAD, expand=False)
@@ -171,7 +176,7 @@ def play_demo(*, duration: float, seed: int, plain: bool, speed: float | None) -
     remaining = max(duration - (time.monotonic() - started), _FRAME)
     speed = speed or plant.duration / remaining
     if not watch:
-        console.print(f"playing {plant.hours:g} simulated hours at x{speed:,.0f}", highlight=False)
+        console.print(f"playing {plant.hours:g} simulated hours at {_pace(speed)}", highlight=False)
     if not watch:
         now = _play(
             plant,

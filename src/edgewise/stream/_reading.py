@@ -17,6 +17,15 @@ def as_values(raw: Mapping[str, float | int | None]) -> Values:
     return {k: math.nan if v is None else float(v) for k, v in raw.items()}
 
 
+def _spreads(deviation: float) -> str:
+    """``|deviation|`` with one decimal, or three significant digits from a million on.
+
+    Any finite value stays short: fixed-point, a deviation of 1e300 would print 301 digits.
+    """
+    size = abs(deviation)
+    return f"{size:.1f}" if size < 1e6 else f"{size:.3g}"
+
+
 @dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a reading looks anomalous: which input, and how far from normal.
@@ -32,7 +41,7 @@ class Explanation:
     def __str__(self) -> str:
         direction = "above" if self.deviation >= 0 else "below"
         return (
-            f"{self.input}={self.value:.6g} is {abs(self.deviation):.1f} spreads {direction} "
+            f"{self.input}={self.value:.6g} is {_spreads(self.deviation)} spreads {direction} "
             f"normal {self.expected:.6g}"
         )
 
