@@ -232,6 +232,42 @@ def test_bad_input_is_one_line_and_exit_code_2(
 
 
 @pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("time,temp\n\n09:00,20.1\n\n\n09:01,warm\n", "line 6, column 'temp': 'warm'"),
+        ("time,temp\n09:00,20.1\n  \n\t\n09:01,warm\n", "line 5, column 'temp': 'warm'"),
+        ("time,temp\r\n09:00,20.1\r\n\r\n09:01,warm\r\n", "line 4, column 'temp': 'warm'"),
+        ("time,temp\r09:00,20.1\r\r09:01,warm\r", "line 4, column 'temp': 'warm'"),
+        (
+            'time,note,temp\n09:00,"two\n\nlines",20.1\n09:01,"a ""b""\nc",warm\n',
+            "line 5, column 'temp': 'warm'",
+        ),
+        ('time,note,temp\n09:00,"one\nmore",hot\n', "line 2, column 'temp': 'hot'"),
+        ('time,note,temp\n09:00,x,20\n""\n09:01,x,21\n', "line 3, column 'time': missing time"),
+        ("time,temp\n09:00,20.1\n\nsoon,20.2\n", "line 4, column 'time': 'soon' is not a time"),
+    ],
+    ids=[
+        "blank lines",
+        "white lines",
+        "crlf",
+        "cr",
+        "quoted line breaks",
+        "the row's own line",
+        "a quoted empty field is a row",
+        "bad timestamp",
+    ],
+)
+def test_errors_name_the_line_of_the_file(tmp_path: Path, text: str, message: str) -> None:
+    # pandas skips blank lines and reads quoted line breaks: the row index is no line number.
+    (tmp_path / "in.csv").write_bytes(text.encode())
+    options = ["--timestamp", "time", "--columns", "temp", "-o", "-"]
+    code, _, err = run(tmp_path / "in.csv", *options)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    result = runner.invoke(app, ["detect", "-", *options], input=text)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
     ("output", "args", "message"),
     [
         ("in.csv", [], "-o {tmp}/in.csv is the same file as INPUT {tmp}/in.csv;"),

@@ -1,16 +1,21 @@
 """Reading a CSV of readings for the command line: columns found, every cell checked, vectorised.
 
-Every cell is read as text, so errors can quote it and name its line (the header is line 1). Empty
-and ``NA``-like cells are missing values, not errors: they are imputed later.
+Every cell is read as text, so errors can quote it and name the line of the file it is on (the
+header is line 1). Empty and ``NA``-like cells are missing values, not errors: they are imputed
+later.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,8 +45,35 @@ class Table:
         return len(self.times)
 
 
-def _cell_error(source: str, row: int, column: str, message: str) -> InputError:
-    return InputError(f"{source}: line {row + 2}, column {column!r}: {message}")
+def _row_lines(text: str, sep: str) -> Iterator[int]:
+    """The line each row starts on (the header is line 1 and row -1), as pandas reads rows.
+
+    pandas skips blank lines and reads a quoted field across line breaks; the csv module reads the
+    same quoting and counts the lines it consumed.
+    """
+    lines = io.StringIO(text, newline="")  # \n, \r\n and \r end a line, as for pandas
+    rows = csv.reader(lines, delimiter=sep, skipinitialspace=True)
+    start, end = 1, 0
+    for _ in rows:
+        begin, end = end, lines.tell()
+        if rows.line_num > start or text[begin:end].strip(" \t\r\n"):  # not a blank line
+            yield start
+        start = rows.line_num + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """A CSV file read whole (and its name in messages), so that errors can name their line."""
+
+    name: str
+    data: bytes
+    sep: str
+
+    def cell_error(self, row: int, column: str, message: str) -> InputError:
+        """An error about the cell of data row ``row`` (from 0) in ``column``."""
+        lines = _row_lines(self.data.decode(), self.sep)
+        line = next(islice(lines, row + 1, None))  # after the header
+        return InputError(f"{self.name}: line {line}, column {column!r}: {message}")
 
 
 def _number(text: str, decimal: str) -> float | None:
@@ -65,24 +97,31 @@ def _first(column: pd.Series) -> str | None:
     return None if where is None else str(column[where])
 
 
-def _read(source: str, sep: str, decimal: str) -> pd.DataFrame:
+def _load(source: str, sep: str) -> _Source:
+    name = "stdin" if source == "-" else source
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as error:
+        raise InputError(f"{name}: {error.strerror or error}") from None
+    return _Source(name, data, sep)
+
+
+def _read(source: _Source, decimal: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
-            sys.stdin if source == "-" else source,
-            sep=sep,
+            io.BytesIO(source.data),
+            sep=source.sep,
             decimal=decimal,
             dtype=str,
             skipinitialspace=True,
         )
     except pd.errors.EmptyDataError:
-        raise InputError(f"{source}: empty, not even a header line") from None
-    except OSError as error:
-        raise InputError(f"{source}: {error.strerror or error}") from None
+        raise InputError(f"{source.name}: empty, not even a header line") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        raise InputError(f"{source}: {' '.join(str(error).split())}") from None
+        raise InputError(f"{source.name}: {' '.join(str(error).split())}") from None
     frame.columns = pd.Index([str(c).strip() for c in frame.columns])
     if frame.empty:
-        raise InputError(f"{source}: no data rows")
+        raise InputError(f"{source.name}: no data rows")
     return frame
 
 
@@ -103,7 +142,7 @@ def _find_timestamp(frame: pd.DataFrame, source: str, skip: set[str]) -> str:
     raise InputError(f"{source}: no column parses as a time; name it with --timestamp")
 
 
-def _check_times(source: str, name: str, column: pd.Series) -> None:
+def _check_times(source: _Source, name: str, column: pd.Series) -> None:
     """Every cell of ``column`` must be a time (or, all of them, epoch seconds)."""
     first = _first(column) or ""
     fmt = _time_format(first)
@@ -121,10 +160,10 @@ def _check_times(source: str, name: str, column: pd.Series) -> None:
         row = int(np.argmax(bad))
         cell = column.iloc[row]
         what = "missing time" if pd.isna(cell) else f"{cell!r} is not a time"
-        raise _cell_error(source, row, name, what)
+        raise source.cell_error(row, name, what)
 
 
-def _numbers(source: str, name: str, column: pd.Series, decimal: str) -> Array:
+def _numbers(source: _Source, name: str, column: pd.Series, decimal: str) -> Array:
     text = column if decimal == "." else column.str.replace(decimal, ".", regex=False)
     numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = (np.isnan(numbers) & column.notna().to_numpy()) | np.isinf(numbers)
@@ -132,7 +171,7 @@ def _numbers(source: str, name: str, column: pd.Series, decimal: str) -> Array:
         row = int(np.argmax(bad))
         cell = column.iloc[row]
         what = "a finite number" if math.isinf(numbers[row]) else "a number"
-        raise _cell_error(source, row, name, f"{cell!r} is not {what}")
+        raise source.cell_error(row, name, f"{cell!r} is not {what}")
     return numbers
 
 
@@ -150,18 +189,19 @@ def read_table(
     The timestamp column defaults to the first column that parses as a time; the value columns to
     every other column whose first value is a number.
     """
-    frame = _read(source, sep, decimal)
-    name = "stdin" if source == "-" else source
+    file = _load(source, sep)
+    frame = _read(file, decimal)
+    name = file.name
     streams = None
     if stream is not None:
         ids = _column(frame, name, stream)
         if ids.isna().any():
-            raise _cell_error(name, int(np.argmax(ids.isna().to_numpy())), stream, "no stream id")
+            raise file.cell_error(int(np.argmax(ids.isna().to_numpy())), stream, "no stream id")
         streams = ids.to_numpy(dtype=object)
     skip = {stream} if stream else set()
     timestamp = timestamp or _find_timestamp(frame, name, skip)
     times = _column(frame, name, timestamp)
-    _check_times(name, timestamp, times)
+    _check_times(file, timestamp, times)
     if columns is None:
         columns = [
             str(c)
@@ -170,7 +210,7 @@ def read_table(
         ]
         if not columns:
             raise InputError(f"{name}: no numeric column besides the timestamp {timestamp!r}")
-    values = np.column_stack([_numbers(name, c, _column(frame, name, c), decimal) for c in columns])
+    values = np.column_stack([_numbers(file, c, _column(frame, name, c), decimal) for c in columns])
     return Table(
         name, timestamp, list(columns), stream, times.to_numpy(dtype=object), values, streams
     )
