@@ -178,6 +178,22 @@ def test_separator_is_one_character(tmp_path: Path, sep: str) -> None:
     assert run(tmp_path / "tab.csv", "--sep", "\\t", "-o", "-")[0] == 0
 
 
+def test_encoding_reads_a_latin_1_file(tmp_path: Path) -> None:
+    frame = readings()
+    frame["site"] = np.where(np.arange(60) == 2, "Genève", "Basel")  # the è on line 4
+    frame[["site", "time", "temp"]].to_csv(tmp_path / "in.csv", index=False, encoding="latin-1")
+    code, _, err = run(tmp_path / "in.csv", "--stream", "site", "-o", tmp_path / "out.csv")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "in.csv: line 4 is not utf-8 text (byte 0xe8); name the file's encoding with --" in err
+    options = ["--stream", "site", "--encoding", "latin-1", "-o", tmp_path / "out.csv"]
+    code, _, err = run(tmp_path / "in.csv", *options)
+    assert code == 0, err
+    out = pd.read_csv(tmp_path / "out.csv", encoding="utf-8")  # what is written is UTF-8
+    assert out["site"].tolist() == frame["site"].tolist()
+    code, _, err = run(tmp_path / "in.csv", "--encoding", "base64", "-o", "-")
+    assert code == 2 and "'--encoding': 'base64' is not a text encoding" in err, err
+
+
 def test_stdin_to_stdout(tmp_path: Path) -> None:
     text = readings().to_csv(index=False)
     result = runner.invoke(app, ["detect", "-", "-o", "-", "--detector", "running_z"], input=text)

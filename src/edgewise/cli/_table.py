@@ -67,11 +67,12 @@ class _Source:
 
     name: str
     data: bytes
+    encoding: str
     sep: str
 
     def cell_error(self, row: int, column: str, message: str) -> InputError:
         """An error about the cell of data row ``row`` (from 0) in ``column``."""
-        lines = _row_lines(self.data.decode(), self.sep)
+        lines = _row_lines(self.data.decode(self.encoding), self.sep)
         line = next(islice(lines, row + 1, None))  # after the header
         return InputError(f"{self.name}: line {line}, column {column!r}: {message}")
 
@@ -97,19 +98,29 @@ def _first(column: pd.Series) -> str | None:
     return None if where is None else str(column[where])
 
 
-def _load(source: str, sep: str) -> _Source:
+def _load(source: str, sep: str, encoding: str) -> _Source:
     name = "stdin" if source == "-" else source
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as error:
         raise InputError(f"{name}: {error.strerror or error}") from None
-    return _Source(name, data, sep)
+    try:
+        data.decode(encoding)  # here rather than in pandas, which cannot say on which line
+    except UnicodeDecodeError as error:
+        before = data[: error.start].decode(encoding, errors="replace")
+        line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1
+        raise InputError(
+            f"{name}: line {line} is not {encoding} text (byte {data[error.start]:#04x}); "
+            "name the file's encoding with --encoding, such as latin-1 or cp1252"
+        ) from None
+    return _Source(name, data, encoding, sep)
 
 
 def _read(source: _Source, decimal: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
             io.BytesIO(source.data),
+            encoding=source.encoding,
             sep=source.sep,
             decimal=decimal,
             dtype=str,
@@ -117,7 +128,7 @@ def _read(source: _Source, decimal: str) -> pd.DataFrame:
         )
     except pd.errors.EmptyDataError:
         raise InputError(f"{source.name}: empty, not even a header line") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+    except (pd.errors.ParserError, ValueError) as error:
         raise InputError(f"{source.name}: {' '.join(str(error).split())}") from None
     frame.columns = pd.Index([str(c).strip() for c in frame.columns])
     if frame.empty:
@@ -180,6 +191,7 @@ def read_table(
     *,
     sep: str = ",",
     decimal: str = ".",
+    encoding: str = "utf-8",
     timestamp: str | None = None,
     columns: Sequence[str] | None = None,
     stream: str | None = None,
@@ -189,7 +201,7 @@ def read_table(
     The timestamp column defaults to the first column that parses as a time; the value columns to
     every other column whose first value is a number.
     """
-    file = _load(source, sep)
+    file = _load(source, sep, encoding)
     frame = _read(file, decimal)
     name = file.name
     streams = None

@@ -34,6 +34,17 @@ def _separator(value: str) -> str:
     return value
 
 
+def _encoding(value: str) -> str:
+    """Check ``--encoding``: a text encoding Python knows."""
+    try:
+        "x".encode(value)  # base64 and the like are codecs, not text encodings: refused too
+    except LookupError:
+        raise typer.BadParameter(
+            f"{value!r} is not a text encoding Python knows, such as utf-8, latin-1 or cp1252"
+        ) from None
+    return value
+
+
 def _same_file(a: Path, b: Path) -> bool:
     # samefile also sees hard links; resolve covers a path that does not exist yet (--state).
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
@@ -77,6 +88,13 @@ def detect(
         typer.Option(callback=_separator, help="Field separator: one character (\\t for tab)."),
     ] = ",",
     decimal: Annotated[str, typer.Option(help="Decimal mark of the numbers.")] = ".",
+    encoding: Annotated[
+        str,
+        typer.Option(
+            callback=_encoding,
+            help="Text encoding of INPUT and --reference, such as latin-1 or cp1252.",
+        ),
+    ] = "utf-8",
     detector: Annotated[
         str | None,
         typer.Option(
@@ -122,6 +140,7 @@ def detect(
         stream=stream,
         sep=sep,
         decimal=decimal,
+        encoding=encoding,
         detector=detector,
         param=param,
         warmup=warmup,
