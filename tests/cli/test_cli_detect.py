@@ -138,6 +138,44 @@ def test_columns_make_one_multivariate_model(tmp_path: Path) -> None:
     assert "true" not in scores(tmp_path / "temp.csv")["is_anomaly"].tolist()
 
 
+SECONDS = 1_714_521_600 + 60 * np.arange(60)  # 2024-05-01 00:00 UTC on, a minute apart
+
+
+@pytest.mark.parametrize(
+    ("stamps", "args", "timestamp", "values"),
+    [
+        ({"t": SECONDS}, [], "t", "temp, rpm"),
+        ({"t": SECONDS * 1000}, [], "t", "temp, rpm"),
+        ({"t": SECONDS + 0.25}, [], "t", "temp, rpm"),
+        ({"Time": np.arange(60) * 0.5}, [], "Time", "temp, rpm"),
+        ({"counter": SECONDS, "TS": np.arange(60)}, [], "TS", "counter, temp, rpm"),
+        ({"counter": SECONDS, "time": readings()["time"]}, [], "time", "counter, temp, rpm"),
+        ({"counter": SECONDS, "t": SECONDS}, ["--columns", "counter,temp"], "t", "counter, temp"),
+    ],
+    ids=[
+        "epoch seconds",
+        "epoch milliseconds",
+        "fractional seconds",
+        "named time",
+        "a name before a range",
+        "text times first",
+        "not a value column",
+    ],
+)
+def test_epoch_timestamps_are_found_and_echoed(
+    tmp_path: Path, stamps: dict[str, object], args: list[str], timestamp: str, values: str
+) -> None:
+    frame = pd.concat([pd.DataFrame(stamps), readings()[["temp", "rpm"]]], axis=1)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run(tmp_path / "in.csv", *args, "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    assert f"columns {values}:" in err
+    out = pd.read_csv(tmp_path / "out.csv", dtype={"timestamp": str})
+    assert (
+        out["timestamp"].tolist() == pd.read_csv(tmp_path / "in.csv", dtype=str)[timestamp].tolist()
+    )
+
+
 def test_long_format_has_one_model_per_stream(tmp_path: Path) -> None:
     # Two streams at very different levels: one shared model would flag the whole second stream.
     a, b = readings(spike_at=10), readings(seed=1, spike_at=None)

@@ -28,6 +28,12 @@ from ._common import InputError
 
 __all__ = ["Table", "read_table"]
 
+# A numeric column by one of these names (in any case) holds times, whatever their unit.
+_TIME_NAMES = frozenset({"time", "timestamp", "ts", "date", "datetime", "epoch"})
+# Epoch seconds of 2000-01-01 and of 2100-01-01 UTC: a number between them (or between a
+# thousand times them) is taken for a time in seconds (milliseconds) in an unnamed column.
+_EPOCH_2000, _EPOCH_2100 = 946_684_800, 4_102_444_800
+
 
 @dataclass(frozen=True, slots=True)
 class Table:
@@ -145,16 +151,33 @@ def _column(frame: pd.DataFrame, source: str, name: str) -> pd.Series:
     return column
 
 
+def _time_rank(name: str, first: str) -> int | None:
+    """How surely a column holds times, from its name and first value (0 is surest; None: not)."""
+    number = _number(first, ".")
+    if number is None:
+        return None if _time_format(first) is None else 0
+    if name.lower() in _TIME_NAMES:
+        return 1
+    epoch = any(_EPOCH_2000 <= number / unit < _EPOCH_2100 for unit in (1, 1000))
+    return 2 if epoch else None
+
+
 def _find_timestamp(frame: pd.DataFrame, source: str, skip: set[str]) -> str:
+    """The first column of text times, else of numbers named like times, else of epoch numbers."""
+    found: dict[int, str] = {}
     for name in frame.columns:
         first = _first(frame[name])
-        if name not in skip and first is not None and _time_format(first) is not None:
-            return str(name)
-    raise InputError(f"{source}: no column parses as a time; name it with --timestamp")
+        if name not in skip and first is not None:
+            rank = _time_rank(str(name), first)
+            if rank is not None:
+                found.setdefault(rank, str(name))
+    if not found:
+        raise InputError(f"{source}: no column parses as a time; name it with --timestamp")
+    return found[min(found)]
 
 
 def _check_times(source: _Source, name: str, column: pd.Series) -> None:
-    """Every cell of ``column`` must be a time (or, all of them, epoch seconds)."""
+    """Every cell of ``column`` must be a time (or, all of them, numbers: epoch times)."""
     first = _first(column) or ""
     fmt = _time_format(first)
     with warnings.catch_warnings():
@@ -198,8 +221,10 @@ def read_table(
 ) -> Table:
     """Read and check a CSV of readings; ``source`` is a path or ``-`` for stdin.
 
-    The timestamp column defaults to the first column that parses as a time; the value columns to
-    every other column whose first value is a number.
+    The timestamp column defaults to the first column of text times, else the first numeric column
+    named like a time (``_TIME_NAMES``), else the first whose first value is epoch seconds or
+    milliseconds of the years 2000 to 2100; the value columns to every other column whose first
+    value is a number.
     """
     file = _load(source, sep, encoding)
     frame = _read(file, decimal)
@@ -211,7 +236,7 @@ def read_table(
             raise file.cell_error(int(np.argmax(ids.isna().to_numpy())), stream, "no stream id")
         streams = ids.to_numpy(dtype=object)
     skip = {stream} if stream else set()
-    timestamp = timestamp or _find_timestamp(frame, name, skip)
+    timestamp = timestamp or _find_timestamp(frame, name, skip | set(columns or ()))
     times = _column(frame, name, timestamp)
     _check_times(file, timestamp, times)
     if columns is None:

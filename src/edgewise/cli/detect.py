@@ -69,7 +69,12 @@ def detect(
     ],
     timestamp: Annotated[
         str | None,
-        typer.Option(help="Timestamp column. Default: the first column that parses as a time."),
+        typer.Option(
+            help="Timestamp column, echoed as written. Default: the first column of dates and "
+            "times; else the first numeric column named time, timestamp, ts, date, datetime or "
+            "epoch (any case); else the first whose first value is epoch seconds or milliseconds "
+            "of the years 2000 to 2100."
+        ),
     ] = None,
     columns: Annotated[
         str | None,
