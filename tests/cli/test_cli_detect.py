@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,11 +71,19 @@ class RunningZ(Detector):
         return Verdict(1.0 - math.exp(-z / self.k), flagged, flagged, explanation)
 
 
+class Broken(RunningZ):
+    """A detector with a bug: its failure is an internal error, not bad input."""
+
+    def detect_one(self, x: Values) -> Verdict:
+        raise RuntimeError("broken on purpose")
+
+
 @pytest.fixture(autouse=True)
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make the stand-in available by name for these tests only."""
+    """Make the stand-ins available by name for these tests only."""
     monkeypatch.setitem(_registry._STEPS, "running_z", RunningZ)
     monkeypatch.setitem(_registry._NAMES, RunningZ, "running_z")
+    monkeypatch.setitem(_registry._STEPS, "broken", Broken)
     yield
 
 
@@ -132,6 +141,44 @@ def test_columns_make_one_multivariate_model(tmp_path: Path) -> None:
     assert "true" not in scores(tmp_path / "temp.csv")["is_anomaly"].tolist()
 
 
+SECONDS = 1_714_521_600 + 60 * np.arange(60)  # 2024-05-01 00:00 UTC on, a minute apart
+
+
+@pytest.mark.parametrize(
+    ("stamps", "args", "timestamp", "values"),
+    [
+        ({"t": SECONDS}, [], "t", "temp, rpm"),
+        ({"t": SECONDS * 1000}, [], "t", "temp, rpm"),
+        ({"t": SECONDS + 0.25}, [], "t", "temp, rpm"),
+        ({"Time": np.arange(60) * 0.5}, [], "Time", "temp, rpm"),
+        ({"counter": SECONDS, "TS": np.arange(60)}, [], "TS", "counter, temp, rpm"),
+        ({"counter": SECONDS, "time": readings()["time"]}, [], "time", "counter, temp, rpm"),
+        ({"counter": SECONDS, "t": SECONDS}, ["--columns", "counter,temp"], "t", "counter, temp"),
+    ],
+    ids=[
+        "epoch seconds",
+        "epoch milliseconds",
+        "fractional seconds",
+        "named time",
+        "a name before a range",
+        "text times first",
+        "not a value column",
+    ],
+)
+def test_epoch_timestamps_are_found_and_echoed(
+    tmp_path: Path, stamps: dict[str, object], args: list[str], timestamp: str, values: str
+) -> None:
+    frame = pd.concat([pd.DataFrame(stamps), readings()[["temp", "rpm"]]], axis=1)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run(tmp_path / "in.csv", *args, "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    assert f"columns {values}:" in err
+    out = pd.read_csv(tmp_path / "out.csv", dtype={"timestamp": str})
+    assert (
+        out["timestamp"].tolist() == pd.read_csv(tmp_path / "in.csv", dtype=str)[timestamp].tolist()
+    )
+
+
 def test_long_format_has_one_model_per_stream(tmp_path: Path) -> None:
     # Two streams at very different levels: one shared model would flag the whole second stream.
     a, b = readings(spike_at=10), readings(seed=1, spike_at=None)
@@ -169,6 +216,33 @@ def test_separator_and_decimal_comma(tmp_path: Path) -> None:
     assert "temp=40" in _
 
 
+@pytest.mark.parametrize("sep", [";;", "||", "", '"'], ids=["two", "regex-like", "none", "quote"])
+def test_separator_is_one_character(tmp_path: Path, sep: str) -> None:
+    # pandas reads a longer separator as a regular expression: "||" would split everywhere.
+    readings().to_csv(tmp_path / "in.csv", index=False, sep=sep[:1] or ",")
+    code, _, err = run(tmp_path / "in.csv", "--sep", sep, "-o", "-")
+    assert code == 2
+    assert err.count("\n") == 1 and "'--sep'" in err and "use one character other than" in err
+    readings().to_csv(tmp_path / "tab.csv", index=False, sep="\t")
+    assert run(tmp_path / "tab.csv", "--sep", "\\t", "-o", "-")[0] == 0
+
+
+def test_encoding_reads_a_latin_1_file(tmp_path: Path) -> None:
+    frame = readings()
+    frame["site"] = np.where(np.arange(60) == 2, "Genève", "Basel")  # the è on line 4
+    frame[["site", "time", "temp"]].to_csv(tmp_path / "in.csv", index=False, encoding="latin-1")
+    code, _, err = run(tmp_path / "in.csv", "--stream", "site", "-o", tmp_path / "out.csv")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "in.csv: line 4 is not utf-8 text (byte 0xe8); name the file's encoding with --" in err
+    options = ["--stream", "site", "--encoding", "latin-1", "-o", tmp_path / "out.csv"]
+    code, _, err = run(tmp_path / "in.csv", *options)
+    assert code == 0, err
+    out = pd.read_csv(tmp_path / "out.csv", encoding="utf-8")  # what is written is UTF-8
+    assert out["site"].tolist() == frame["site"].tolist()
+    code, _, err = run(tmp_path / "in.csv", "--encoding", "base64", "-o", "-")
+    assert code == 2 and "'--encoding': 'base64' is not a text encoding" in err, err
+
+
 def test_stdin_to_stdout(tmp_path: Path) -> None:
     text = readings().to_csv(index=False)
     result = runner.invoke(app, ["detect", "-", "-o", "-", "--detector", "running_z"], input=text)
@@ -197,11 +271,20 @@ def with_cell(row: int, column: str, text: str) -> pd.DataFrame:
     ("frame", "args", "message"),
     [
         (readings().drop(columns="rpm"), ["--columns", "temp,rpm"], "no column 'rpm'"),
+        (readings(), ["--columns", ""], "'--columns': empty; name one or more columns"),
+        (readings(), ["--columns", " temp,rpm,temp"], "'temp' named more than once"),
         (with_cell(11, "time", "soon"), [], "line 13, column 'time': 'soon' is not a time"),
         (with_cell(4, "temp", "hot"), [], "line 6, column 'temp': 'hot' is not a number"),
         (with_cell(4, "rpm", "inf"), [], "line 6, column 'rpm': 'inf' is not a finite number"),
     ],
-    ids=["missing column", "bad timestamp", "not a number", "infinite"],
+    ids=[
+        "missing column",
+        "no columns",
+        "a column twice",
+        "bad timestamp",
+        "not a number",
+        "infinite",
+    ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(
     tmp_path: Path, frame: pd.DataFrame, args: list[str], message: str
@@ -211,6 +294,85 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert code == 2
     assert err.count("\n") == 1 and message in err, err
     assert "Traceback" not in err and not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("time,temp\n\n09:00,20.1\n\n\n09:01,warm\n", "line 6, column 'temp': 'warm'"),
+        ("time,temp\n09:00,20.1\n  \n\t\n09:01,warm\n", "line 5, column 'temp': 'warm'"),
+        ("time,temp\r\n09:00,20.1\r\n\r\n09:01,warm\r\n", "line 4, column 'temp': 'warm'"),
+        ("time,temp\r09:00,20.1\r\r09:01,warm\r", "line 4, column 'temp': 'warm'"),
+        (
+            'time,note,temp\n09:00,"two\n\nlines",20.1\n09:01,"a ""b""\nc",warm\n',
+            "line 5, column 'temp': 'warm'",
+        ),
+        ('time,note,temp\n09:00,"one\nmore",hot\n', "line 2, column 'temp': 'hot'"),
+        ('time,note,temp\n09:00,x,20\n""\n09:01,x,21\n', "line 3, column 'time': missing time"),
+        ("time,temp\n09:00,20.1\n\nsoon,20.2\n", "line 4, column 'time': 'soon' is not a time"),
+    ],
+    ids=[
+        "blank lines",
+        "white lines",
+        "crlf",
+        "cr",
+        "quoted line breaks",
+        "the row's own line",
+        "a quoted empty field is a row",
+        "bad timestamp",
+    ],
+)
+def test_errors_name_the_line_of_the_file(tmp_path: Path, text: str, message: str) -> None:
+    # pandas skips blank lines and reads quoted line breaks: the row index is no line number.
+    (tmp_path / "in.csv").write_bytes(text.encode())
+    options = ["--timestamp", "time", "--columns", "temp", "-o", "-"]
+    code, _, err = run(tmp_path / "in.csv", *options)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    result = runner.invoke(app, ["detect", "-", *options], input=text)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("output", "args", "message"),
+    [
+        ("in.csv", [], "-o {tmp}/in.csv is the same file as INPUT {tmp}/in.csv;"),
+        ("sub/../in.csv", [], "is the same file as INPUT"),
+        ("link.csv", [], "is the same file as INPUT"),
+        ("hard.csv", [], "is the same file as INPUT"),
+        ("normal.csv", ["--reference", "normal.csv"], "is the same file as --reference"),
+        ("model.state", ["--state", "model.state"], "is the same file as --state"),
+    ],
+    ids=["same path", "another path", "symbolic link", "hard link", "reference", "state"],
+)
+def test_output_never_overwrites_a_file_it_reads(
+    tmp_path: Path, output: str, args: list[str], message: str
+) -> None:
+    readings().to_csv(tmp_path / "in.csv", index=False)
+    readings(seed=3).to_csv(tmp_path / "normal.csv", index=False)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.csv").symlink_to(tmp_path / "in.csv")
+    (tmp_path / "hard.csv").hardlink_to(tmp_path / "in.csv")
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")}
+    code, _, err = run(
+        tmp_path / "in.csv",
+        *[tmp_path / a if a.endswith((".csv", ".state")) else a for a in args],
+        "-o",
+        tmp_path / output,
+    )
+    assert code == 2
+    assert err.count("\n") == 1 and message.format(tmp=tmp_path) in err, err
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")} == before
+    assert not (tmp_path / "model.state").exists()
+
+
+def test_a_huge_value_is_explained_in_a_few_characters(tmp_path: Path) -> None:
+    frame = readings(spike_at=None)
+    frame.loc[45, "temp"] = 1e300  # finite, some 1e300 spreads from normal
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run(tmp_path / "in.csv", "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    explanation = scores(tmp_path / "out.csv").loc[45, "explanation"]
+    assert re.fullmatch(r"temp=1e\+300 is \d\.\d\de\+300 spreads above normal 20\.\d+", explanation)
 
 
 def test_warmup_rows_are_never_flagged_but_scored(tmp_path: Path) -> None:
@@ -287,10 +449,35 @@ def test_bad_detector_options(tmp_path: Path, args: list[str], message: str) -> 
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
 
 
-def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["--debug", "detect", str(tmp_path / "none.csv"), "-o", "-"])
-    assert result.exit_code != 0
-    assert result.exception is not None
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["none.csv"], "none.csv: No such file"),
+        (["bad.csv"], "line 6, column 'temp': 'hot' is not a number"),
+        (["bad.csv", "--warmup", "-3"], "--warmup"),
+    ],
+    ids=["missing file", "bad cell", "bad option"],
+)
+def test_debug_keeps_bad_input_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    with_cell(4, "temp", "hot").to_csv(tmp_path / "bad.csv", index=False)
+    result = runner.invoke(
+        app, ["--debug", "detect", str(tmp_path / args[0]), *args[1:], "-o", "-"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_debug_shows_the_traceback_of_an_internal_error(tmp_path: Path) -> None:
+    readings().to_csv(tmp_path / "in.csv", index=False)
+    args = ["detect", str(tmp_path / "in.csv"), "-o", "-", "--detector", "broken"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "RuntimeError: broken on purpose (rerun with --debug" in result.stderr
+    result = runner.invoke(app, ["--debug", *args])
+    assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)
+    shown = runner.invoke(app, ["--help"]).stdout
+    assert "--debug" in shown and "internal error" in " ".join(shown.replace("│", " ").split())
 
 
 def test_the_default_detector_by_default(tmp_path: Path) -> None:

@@ -58,6 +58,22 @@ def test_usage_errors_are_one_line_with_exit_code_2(args: list[str], message: st
     assert message in result.stderr, result.stderr
 
 
+def test_demo_speed_help_and_check_agree() -> None:
+    # Typer's ranges include their bound: the help said x>=0.0, then 0 was refused.
+    shown = runner.invoke(app, ["demo", "--help"]).stdout
+    assert "above 0" in " ".join(shown.replace("│", " ").split()) and "x>=0.0" not in shown
+    for speed in ("0", "-2"):
+        result = runner.invoke(app, ["demo", "--speed", speed])
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1
+        assert f"'--speed': {speed} is not above 0; see 'edgewise demo --help'" in result.stderr
+
+
+def test_demo_prints_any_speed_in_a_few_characters() -> None:
+    result = runner.invoke(app, ["demo", "--plain", "--speed", "1e300", "--duration", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "playing 24 simulated hours at x1e+300\n" in result.stdout
+
+
 def test_detectors_lists_every_registered_step() -> None:
     result = runner.invoke(app, ["detectors", "--json"])
     assert result.exit_code == 0, result.output

@@ -1,7 +1,7 @@
 """The ``edgewise`` command line: list steps, score CSV files, run benchmarks, watch a demo plant.
 
 Errors are one line on stderr: exit code 2 for bad input (options, files, cells), 1 for anything
-else; ``edgewise --debug ...`` shows the traceback instead.
+else; ``edgewise --debug ...`` shows the traceback of the latter (bad input stays one line).
 """
 
 from __future__ import annotations
@@ -50,13 +50,13 @@ class _Group(TyperGroup):
         except (KeyboardInterrupt, typer.Abort) as error:
             code = self._fail(error, "interrupted", 130)
         except Exception as error:
+            if self.debug:  # a traceback helps with a bug, not with a typo in a file or an option
+                raise
             message = f"{type(error).__name__}: {error} (rerun with --debug for the traceback)"
             code = self._fail(error, message, 1)
         sys.exit(code if isinstance(code, int) else 0)
 
     def _fail(self, error: BaseException, message: str, code: int) -> int:
-        if self.debug:
-            raise error
         ctx = getattr(error, "ctx", None)  # usage errors know the command they are about
         if ctx is not None:
             message = f"{message.rstrip('.')}; see '{ctx.command_path} --help'"
@@ -88,7 +88,12 @@ def _root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show the full traceback of an error.")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the traceback of an internal error (exit code 1). Bad input is still one "
+            "line with exit code 2.",
+        ),
     ] = False,
 ) -> None:
     del version

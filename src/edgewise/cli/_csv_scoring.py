@@ -321,6 +321,7 @@ def score_csv(
     stream: str | None,
     sep: str,
     decimal: str,
+    encoding: str,
     detector: str | None,
     param: list[str] | None,
     pipeline: Path | None,
@@ -335,6 +336,7 @@ def score_csv(
     options: dict[str, Any] = {
         "sep": "\t" if sep == "\\t" else sep,
         "decimal": decimal,
+        "encoding": encoding,
         "timestamp": timestamp,
         "stream": stream,
     }

@@ -9,6 +9,13 @@ import typer
 __all__ = ["demo"]
 
 
+def _speed(value: float | None) -> float | None:
+    # Typer's ranges include their bound, and a speed of 0 would never play a reading.
+    if value is not None and not value > 0.0:
+        raise typer.BadParameter(f"{value:g} is not above 0")
+    return value
+
+
 def demo(
     duration: Annotated[
         float, typer.Option(min=0.1, help="Wall-clock seconds the demo runs for.")
@@ -23,9 +30,9 @@ def demo(
     speed: Annotated[
         float | None,
         typer.Option(
-            min=0.0,
-            help="Simulated seconds per wall-clock second. Default: the whole story (24 "
-            "simulated hours) fits into --duration.",
+            callback=_speed,
+            help="Simulated seconds per wall-clock second, above 0 (1e9: as fast as the machine "
+            "can). Default: the whole story (24 simulated hours) fits into --duration.",
         ),
     ] = None,
 ) -> None:
