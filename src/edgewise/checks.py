@@ -407,6 +407,64 @@ def _run_on(step: Step, X: Array, start: int) -> None:
         )
 
 
+def _quiet_sensors(seed: int, n: int) -> Array:
+    """Three sensors at 20 with noise of spread 0.1: ``x = 20 + N(0, 0.1)``."""
+    return 20.0 + np.random.default_rng(seed).normal(0.0, 0.1, (n, 3))
+
+
+def _abnormal(detector: Detector, X: Array) -> NDArray[np.bool_]:
+    return detector.clone().detect_many(X, list(COLUMNS)).is_anomaly
+
+
+def check_glitch_then_fault(step: Step) -> None:
+    """A glitch (one reading of a sensor's error code: 65535, -999 or 1e30) is flagged, and it
+    does not blind the detector: a +5 jump (50 spreads) of the same sensor 1,000 readings later
+    is still found."""
+    assert isinstance(step, Detector)
+    start = max(1000, _warmup(step) + 500)
+    for code in (65535.0, -999.0, 1e30):
+        X = _quiet_sensors(13, start + 1500)
+        X[start, 0] = code
+        X[start + 1000, 0] += 5.0
+        found = _abnormal(step, X)
+        assert found[start], f"the error code {code:g} was not flagged"
+        assert found[start + 1000], f"after an error code {code:g}, a +5 jump was missed"
+
+
+def check_no_warmup_artefact(step: Step) -> None:
+    """The first reading after the warm-up is flagged only if it is abnormal: never, on ten
+    stationary white-noise streams."""
+    assert isinstance(step, Detector)
+    first = _warmup(step)
+    for seed in range(10):
+        X = np.random.default_rng(seed).normal(0.0, 1.0, (first + 5, 3))
+        assert not _abnormal(step, X)[first], f"seed {seed}: the first judged reading is flagged"
+
+
+def check_second_fault(step: Step) -> None:
+    """A second, different fault just after a first one is found (no blind rest after an
+    alarm): a spike of one sensor, then the same sensor, or another one, jumps six readings
+    later; a fault of another sensor raises an alarm of its own."""
+    assert isinstance(step, Detector)
+    at = max(1500, _warmup(step) + 500)
+    for second in (0, 1):
+        X = _quiet_sensors(14, at + 100)
+        X[at, 0] += 2.0
+        X[at + 6 :, second] += 5.0
+        found = step.clone().detect_many(X, list(COLUMNS))
+        assert found.is_anomaly[at] and found.alarm[at], "the first fault was not reported"
+        assert found.is_anomaly[at + 6], f"a jump of sensor {second} six readings later was missed"
+        if second:
+            assert found.alarm[at + 6], "a fault of another sensor raised no alarm of its own"
+
+
+def check_constant_signal(step: Step) -> None:
+    """Sensors that never change raise nothing."""
+    assert isinstance(step, Detector)
+    X = np.full((max(1000, _warmup(step) + 500), 3), 5.0)
+    assert not _abnormal(step, X).any(), "a constant signal was flagged"
+
+
 def yield_checks(step: Step, *, slow: bool = False) -> Iterator[Check]:
     """The checks that apply to ``step``; ``slow`` adds the 100,000-reading state-size check."""
     yield check_clone
@@ -426,3 +484,7 @@ def yield_checks(step: Step, *, slow: bool = False) -> Iterator[Check]:
             yield check_state_is_bounded
     if isinstance(step, Detector):
         yield check_auc
+        yield check_glitch_then_fault
+        yield check_no_warmup_artefact
+        yield check_second_fault
+        yield check_constant_signal

@@ -120,7 +120,15 @@ def test_defaults_infer_timestamp_and_numeric_columns(tmp_path: Path) -> None:
     code, _, err = run(tmp_path / "in.csv", "-o", tmp_path / "out.csv")
     assert code == 0, err
     out = scores(tmp_path / "out.csv")
-    assert list(out.columns) == ["timestamp", "seq", "score", "is_anomaly", "alarm", "explanation"]
+    assert list(out.columns) == [
+        "timestamp",
+        "seq",
+        "score",
+        "is_anomaly",
+        "alarm",
+        "explanation",
+        "events",
+    ]
     assert out["timestamp"].tolist() == readings()["time"].tolist()
     assert out["is_anomaly"].tolist().count("true") == 1
     assert out.loc[45, "is_anomaly"] == "true"
@@ -199,6 +207,7 @@ def test_long_format_has_one_model_per_stream(tmp_path: Path) -> None:
         "is_anomaly",
         "alarm",
         "explanation",
+        "events",
     ]
     assert out["device"].tolist() == long["device"].tolist()
     flagged = out[out["is_anomaly"] == "true"]

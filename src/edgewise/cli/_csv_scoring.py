@@ -197,6 +197,7 @@ def _score_batches(job: _Job, table: Table, warmup: int) -> _Out:
     n = len(table)
     scores, flags, alarms = np.zeros(n), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)
     explanations: list[Any] = [None] * n
+    events: list[tuple[str, ...]] = [()] * n
     seqs = np.zeros(n, dtype=np.int64)
     out = _Out()
     columns = job.columns
@@ -225,8 +226,11 @@ def _score_batches(job: _Job, table: Table, warmup: int) -> _Out:
                 scores[where] = found.scores
                 flags[where] = found.is_anomaly
                 alarms[where] = found.alarm
-                for i, explanation in zip(where.tolist(), found.explanations, strict=True):
+                for i, explanation, happened in zip(
+                    where.tolist(), found.explanations, found.events, strict=True
+                ):
                     explanations[i] = explanation
+                    events[i] = happened
                 progress.advance(task, len(where))
             job.judged[key] = seen + len(rows)
     name, version = _parts(job.pipeline)[1]._identity()
@@ -245,6 +249,7 @@ def _score_batches(job: _Job, table: Table, warmup: int) -> _Out:
                 explanations[i],
                 name,
                 version,
+                events[i],
             )
         )
     return out
@@ -300,9 +305,8 @@ def _write(output: str, table: Table, out: _Out) -> None:
     frame["score"] = [d.score for d in out.detections]
     frame["is_anomaly"] = ["true" if d.is_anomaly else "false" for d in out.detections]
     frame["alarm"] = ["true" if d.alarm else "false" for d in out.detections]
-    frame["explanation"] = [
-        "" if d.explanation is None else str(d.explanation) for d in out.detections
-    ]
+    frame["explanation"] = [str(d.explanation or "") for d in out.detections]
+    frame["events"] = [" ".join(d.events) for d in out.detections]
     target: Any = sys.stdout if output == "-" else output
     try:
         pd.DataFrame(frame).to_csv(target, index=False, float_format="%.6g", lineterminator="\n")

@@ -149,25 +149,29 @@ def _scoreboard(ours: str, result: Mapping[str, Any], published: Mapping[str, An
     return table
 
 
+# The detector's own decisions scored beside its scores: its alarms, and its abnormal rows.
+_OWN = {"scores_own_threshold": "alarms", "scores_is_anomaly": "rows"}
+
+
 def _details(ours: str, result: Mapping[str, Any]) -> Table:
     """Our scores at the best threshold and at the detector's own decisions, whole and halves."""
     table = Table(
-        title=f"{ours}: at the best threshold (best) and at its own decisions (own)",
+        title=f"{ours}: scores at the best threshold (best), its own alarms, its abnormal rows",
         caption="A, B: the halves of a fixed split of the corpus (tune on one, check on the other)",
     )
     parts = {"": result, **{f"{half} ": r for half, r in result.get("halves", {}).items()}}
+    own = [key for key in _OWN if key in result]
     table.add_column("profile")
     table.add_column("threshold", justify="right")
     for part in parts:
         table.add_column(f"{part}best", justify="right")
-        table.add_column(f"{part}own", justify="right")
+        for key in own:
+            table.add_column(f"{part}{_OWN[key]}", justify="right")
     for profile, short in _SHORT.items():
         cells = [short, f"{result['thresholds'][profile]:.4f}"]
         for part in parts.values():
-            cells += [
-                f"{part['scores'][profile]:.2f}",
-                f"{part['scores_own_threshold'][profile]:.2f}",
-            ]
+            cells.append(f"{part['scores'][profile]:.2f}")
+            cells += [f"{part[key][profile]:.2f}" for key in own]
         table.add_row(*cells)
     return table
 

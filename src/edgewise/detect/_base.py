@@ -13,7 +13,11 @@
   them as the new normal: it resets its model and calibration and learns those readings afresh,
   from the first flagged one on (a warning is logged on the ``edgewise.detect`` logger, and
   ``n_relearns_`` counts such re-baselines);
-* every flagged reading carries an :class:`Explanation` naming the input held responsible.
+* every flagged reading carries an :class:`Explanation` naming the input held responsible;
+* **episodes** (:mod:`~edgewise.detect._episodes`): a flagged reading is abnormal
+  (``is_anomaly``); the first flagged reading of an input whose last ``end_after`` readings were
+  not flagged for it raises an ``alarm``; the episode's end and a re-baseline are events of the
+  reading where they happen.
 
 Two kinds of algorithm sit on top: :class:`PerInputDetector` (one small model per input; missing
 inputs are skipped) and :class:`JointDetector` (one model of all inputs together; missing inputs
@@ -33,6 +37,7 @@ from numpy.typing import NDArray
 from edgewise.stream import Detector, Explanation, Values, Verdict
 
 from ._calibration import FLAG_AT, TailCalibration
+from ._episodes import Episodes
 from ._moments import EWMoments, spread
 
 __all__ = ["CalibratedDetector", "InputModel", "JointDetector", "PerInputDetector"]
@@ -78,6 +83,9 @@ class CalibratedDetector(Detector):
         Once at least :data:`RELEARN_SHARE` (90%) of the last ``relearn_after`` readings were
         flagged (and so not learned), take them as the new normal and relearn from them;
         ``None`` never does.
+    end_after
+        Readings in a row not flagged for an input after which its episode ends (the next flag
+        raises a new alarm).
     """
 
     def __init__(
@@ -88,12 +96,14 @@ class CalibratedDetector(Detector):
         epsilon: float,
         calibration_window: int,
         relearn_after: int | None,
+        end_after: int,
     ) -> None:
         self.warmup = warmup
         self.learn_anomalies = learn_anomalies
         self.epsilon = epsilon
         self.calibration_window = calibration_window
         self.relearn_after = relearn_after
+        self.end_after = end_after
 
     # -- what each algorithm provides ----------------------------------------------------------
 
@@ -126,6 +136,8 @@ class CalibratedDetector(Detector):
             raise ValueError(f"calibration_window must be >= 2, got {self.calibration_window}")
         if self.relearn_after is not None and self.relearn_after < 1:
             raise ValueError(f"relearn_after must be >= 1 or None, got {self.relearn_after}")
+        if self.end_after < 1:
+            raise ValueError(f"end_after must be >= 1, got {self.end_after}")
 
     # -- the contract ----------------------------------------------------------------------------
 
@@ -147,15 +159,21 @@ class CalibratedDetector(Detector):
         score = self.calibration_.score(raw)
         if score < FLAG_AT or not self._judging():
             self._learn_scored(x, raw)
-            self._remember(x, flagged=False)
-            return Verdict(score, False)
+            _, ended = self.episodes_.advance(None)
+            events = [f"end:{name}" for name in ended]
+            if self._remember(x, flagged=False):
+                events.append("accept:*")
+            return Verdict(score, False, events=tuple(events))
         explanation = self._culprit(x)
+        alarm, ended = self.episodes_.advance("*" if explanation is None else explanation.input)
+        events = [f"end:{name}" for name in ended]
         if self.learn_anomalies:
             self._learn_scored(x, raw)
         else:
             self._skip(x)
-            self._remember(x, flagged=True)
-        return Verdict(score, True, True, explanation)
+            if self._remember(x, flagged=True):
+                events.append("accept:*")
+        return Verdict(score, True, alarm, explanation, tuple(events))
 
     # -- machinery -------------------------------------------------------------------------------
 
@@ -163,6 +181,7 @@ class CalibratedDetector(Detector):
         if not hasattr(self, "calibration_"):
             self._validate()
             self.n_relearns_ = 0
+            self.episodes_ = Episodes(self.end_after)
             self._reset()
 
     def _reset(self) -> None:
@@ -186,19 +205,22 @@ class CalibratedDetector(Detector):
         self._learn(x)
         self.n_learned_ += 1
 
-    def _remember(self, x: Values, *, flagged: bool) -> None:
-        """Keep ``x`` in the recent readings; re-baseline once most of them were flagged."""
+    def _remember(self, x: Values, *, flagged: bool) -> bool:
+        """Keep ``x`` in the recent readings; re-baseline once most of them were flagged.
+
+        Returns whether the detector re-baselined here.
+        """
         if self.relearn_after is None:
-            return
+            return False
         if not flagged and not self.n_recent_flags_:
             self.recent_.clear()  # no flag to count: a normal stream costs no copies
-            return
+            return False
         if len(self.recent_) == self.relearn_after:
             self.n_recent_flags_ -= self.recent_[0][1]
         self.recent_.append((dict(x), flagged))
         self.n_recent_flags_ += flagged
         if self.n_recent_flags_ < RELEARN_SHARE * self.relearn_after:
-            return
+            return False
         recent = list(self.recent_)
         first = next(i for i, (_, was_flagged) in enumerate(recent) if was_flagged)
         logger.warning(
@@ -212,6 +234,7 @@ class CalibratedDetector(Detector):
         self.n_relearns_ += 1
         for held, _ in recent[first:]:
             self._learn_scored(held, self._raw_score(held))
+        return True
 
 
 class InputModel(ABC):

@@ -45,7 +45,13 @@ def rank_radius(raw: float, levels: Sequence[float], dim: int) -> float:
     (0.674, 1.863)
     """
     n = len(levels)
-    above = bisect.bisect_left(levels, raw)
+    # Scores equal to reference levels up to rounding (a window of identical readings gives
+    # identical scores, summed in another order) take the middle of their ranks.
+    tolerance = 1e-9 * max(1.0, abs(raw))
+    above = bisect.bisect_left(levels, raw - tolerance)
+    tied = bisect.bisect_right(levels, raw + tolerance) - above
+    if tied:
+        return chi_radius(dim, min(max(above + tied / 2.0, 0.5), n - 0.5) / n)
     if above == 0 or above == n:
         return chi_radius(dim, (0.5 if above == 0 else n - 0.5) / n)
     low, high = float(levels[above - 1]), float(levels[above])

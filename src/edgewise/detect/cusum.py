@@ -72,7 +72,7 @@ class CUSUM(PerInputDetector):
         the smallest shift worth detecting).
     span
         Memory of the baseline's mean and spread, in readings.
-    warmup, learn_anomalies, epsilon, calibration_window, relearn_after
+    warmup, learn_anomalies, epsilon, calibration_window, relearn_after, end_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
     Examples
@@ -100,6 +100,7 @@ class CUSUM(PerInputDetector):
         epsilon: float = 1e-5,
         calibration_window: int = 1000,
         relearn_after: int | None = 200,
+        end_after: int = 30,
     ) -> None:
         super().__init__(
             warmup=warmup,
@@ -107,6 +108,7 @@ class CUSUM(PerInputDetector):
             epsilon=epsilon,
             calibration_window=calibration_window,
             relearn_after=relearn_after,
+            end_after=end_after,
         )
         self.drift = drift
         self.span = span

@@ -349,4 +349,4 @@ class DefaultDetector(Detector):
             explanations[i] = Explanation(
                 names[j], float(values[j, i]), float(expected[j, i]), float(deviation[j, i])
             )
-        return Verdicts(total, flagged, flagged.copy(), explanations)
+        return Verdicts(total, flagged, flagged.copy(), explanations, [()] * n)

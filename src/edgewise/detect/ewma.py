@@ -58,7 +58,7 @@ class EWMAChart(PerInputDetector):
         Weight of the newest value in the chart, in (0, 1]; small = sensitive to small shifts.
     span
         Memory of the baseline's mean and spread, in readings.
-    warmup, learn_anomalies, epsilon, calibration_window, relearn_after
+    warmup, learn_anomalies, epsilon, calibration_window, relearn_after, end_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
     Examples
@@ -86,6 +86,7 @@ class EWMAChart(PerInputDetector):
         epsilon: float = 1e-5,
         calibration_window: int = 1000,
         relearn_after: int | None = 200,
+        end_after: int = 30,
     ) -> None:
         super().__init__(
             warmup=warmup,
@@ -93,6 +94,7 @@ class EWMAChart(PerInputDetector):
             epsilon=epsilon,
             calibration_window=calibration_window,
             relearn_after=relearn_after,
+            end_after=end_after,
         )
         self.smoothing = smoothing
         self.span = span

@@ -67,7 +67,7 @@ class HoltResidual(PerInputDetector):
         Weight of the newest level change in the trend, in [0, 1]; 0 = no trend.
     span
         Memory of the residuals' mean and spread, in readings.
-    warmup, learn_anomalies, epsilon, calibration_window, relearn_after
+    warmup, learn_anomalies, epsilon, calibration_window, relearn_after, end_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
     Examples
@@ -95,6 +95,7 @@ class HoltResidual(PerInputDetector):
         epsilon: float = 1e-5,
         calibration_window: int = 1000,
         relearn_after: int | None = 200,
+        end_after: int = 30,
     ) -> None:
         super().__init__(
             warmup=warmup,
@@ -102,6 +103,7 @@ class HoltResidual(PerInputDetector):
             epsilon=epsilon,
             calibration_window=calibration_window,
             relearn_after=relearn_after,
+            end_after=end_after,
         )
         self.level_smoothing = level_smoothing
         self.trend_smoothing = trend_smoothing

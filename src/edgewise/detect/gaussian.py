@@ -43,7 +43,7 @@ class WindowedGaussian(PerInputDetector):
     ----------
     window
         How many recent normal values of each input the mean and spread are taken over.
-    warmup, learn_anomalies, epsilon, calibration_window, relearn_after
+    warmup, learn_anomalies, epsilon, calibration_window, relearn_after, end_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
     Examples
@@ -71,6 +71,7 @@ class WindowedGaussian(PerInputDetector):
         epsilon: float = 1e-5,
         calibration_window: int = 1000,
         relearn_after: int | None = 200,
+        end_after: int = 30,
     ) -> None:
         super().__init__(
             warmup=warmup,
@@ -78,6 +79,7 @@ class WindowedGaussian(PerInputDetector):
             epsilon=epsilon,
             calibration_window=calibration_window,
             relearn_after=relearn_after,
+            end_after=end_after,
         )
         self.window = window
 

@@ -170,7 +170,7 @@ class StreamingIsolationForest(JointDetector):
     seed
         Seed of the random splits; fixed by default, so the same data give the same output on
         every run; ``None`` draws fresh entropy.
-    warmup, learn_anomalies, epsilon, calibration_window, relearn_after
+    warmup, learn_anomalies, epsilon, calibration_window, relearn_after, end_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
     Examples
@@ -203,6 +203,7 @@ class StreamingIsolationForest(JointDetector):
         epsilon: float = 1e-5,
         calibration_window: int = 1000,
         relearn_after: int | None = 200,
+        end_after: int = 30,
     ) -> None:
         super().__init__(
             warmup=warmup,
@@ -210,6 +211,7 @@ class StreamingIsolationForest(JointDetector):
             epsilon=epsilon,
             calibration_window=calibration_window,
             relearn_after=relearn_after,
+            end_after=end_after,
         )
         self.n_trees = n_trees
         self.window = window

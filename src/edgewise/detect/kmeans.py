@@ -62,7 +62,7 @@ class OnlineKMeans(JointDetector):
     seed
         Seed of the k-means++ seeding; fixed by default, so the same data give the same output on
         every run; ``None`` draws fresh entropy.
-    warmup, learn_anomalies, epsilon, calibration_window, relearn_after
+    warmup, learn_anomalies, epsilon, calibration_window, relearn_after, end_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
     Examples
@@ -94,6 +94,7 @@ class OnlineKMeans(JointDetector):
         epsilon: float = 1e-5,
         calibration_window: int = 1000,
         relearn_after: int | None = 200,
+        end_after: int = 30,
     ) -> None:
         super().__init__(
             warmup=warmup,
@@ -101,6 +102,7 @@ class OnlineKMeans(JointDetector):
             epsilon=epsilon,
             calibration_window=calibration_window,
             relearn_after=relearn_after,
+            end_after=end_after,
         )
         self.n_clusters = n_clusters
         self.memory = memory

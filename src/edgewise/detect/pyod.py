@@ -85,7 +85,7 @@ class PyODDetector(JointDetector):
     **Saved state.** The fitted PyOD model is a third-party object that only pickle could save, so
     the versioned state holds the rows it was fitted on and the seed of that fit instead, and
     loading refits it: the loaded detector continues exactly where the saved one stopped.
-    warmup, learn_anomalies, epsilon, calibration_window, relearn_after
+    warmup, learn_anomalies, epsilon, calibration_window, relearn_after, end_after
         See :class:`~edgewise.detect.CalibratedDetector`.
 
     Examples
@@ -114,6 +114,7 @@ class PyODDetector(JointDetector):
         epsilon: float = 1e-5,
         calibration_window: int = 1000,
         relearn_after: int | None = 200,
+        end_after: int = 30,
     ) -> None:
         super().__init__(
             warmup=warmup,
@@ -121,6 +122,7 @@ class PyODDetector(JointDetector):
             epsilon=epsilon,
             calibration_window=calibration_window,
             relearn_after=relearn_after,
+            end_after=end_after,
         )
         self.model = model
         self.params = params

@@ -351,6 +351,7 @@ class Verdict:
     is_anomaly: bool
     alarm: bool = False
     explanation: Explanation | None = None
+    events: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +362,7 @@ class Verdicts:
     is_anomaly: NDArray[np.bool_]
     alarm: NDArray[np.bool_]
     explanations: list[Explanation | None]
+    events: list[tuple[str, ...]]
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -371,6 +373,7 @@ class Verdicts:
             bool(self.is_anomaly[i]),
             bool(self.alarm[i]),
             self.explanations[i],
+            self.events[i],
         )
 
     @classmethod
@@ -381,6 +384,7 @@ class Verdicts:
             np.array([v.is_anomaly for v in found], dtype=np.bool_),
             np.array([v.alarm for v in found], dtype=np.bool_),
             [v.explanation for v in found],
+            [v.events for v in found],
         )
 
 
@@ -435,6 +439,7 @@ class Detector(Step):
             verdict.explanation,
             name,
             version,
+            verdict.events,
         )
         return [reading.with_detection(detection)]
 

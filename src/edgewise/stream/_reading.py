@@ -80,6 +80,10 @@ class Detection:
         Why the reading looks abnormal (set when ``is_anomaly``).
     detector, model_version
         The registered name of the detector, and the version of its configuration.
+    events
+        What else happened to the detector's episodes here: ``"end:<input>"`` (the input's
+        episode ended: enough normal readings in a row), ``"accept:<input>"`` (a lasting change
+        of the input was accepted as its new normal), ``"relearn"`` (an operator's relearn).
     """
 
     stream: str
@@ -91,6 +95,7 @@ class Detection:
     explanation: Explanation | None
     detector: str
     model_version: str
+    events: tuple[str, ...] = ()
 
 
 @state_type

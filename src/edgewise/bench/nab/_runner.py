@@ -24,11 +24,13 @@ __all__ = ["run_nab"]
 def _scores(
     corpus: Corpus,
     scores: Mapping[str, NDArray[np.float64]],
-    flags: Mapping[str, NDArray[np.bool_]],
+    decisions: Mapping[str, Mapping[str, NDArray[np.bool_]]],
     data: Path | None,
     thresholds: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Normalised scores at the given (else the optimised) thresholds and at the own decisions."""
+    """Normalised scores at the given (else the optimised) thresholds, and of the detector's own
+    decisions: its alarms (``scores_own_threshold``) and its abnormal rows (``scores_is_anomaly``).
+    """
     profiles = load_profiles(data)
     if thresholds is None:
         best = {name: optimize_threshold(corpus, scores, profiles[name]) for name in PROFILE_NAMES}
@@ -39,9 +41,12 @@ def _scores(
             for name in PROFILE_NAMES
         },
         "thresholds": dict(thresholds),
-        "scores_own_threshold": {
-            name: score_detections(corpus, flags, profiles[name]).normalised
-            for name in PROFILE_NAMES
+        **{
+            key: {
+                name: score_detections(corpus, flags, profiles[name]).normalised
+                for name in PROFILE_NAMES
+            }
+            for key, flags in decisions.items()
         },
     }
 
@@ -59,7 +64,8 @@ def run_nab(
     Each file's values go through a new instance of the registered detector as readings
     ``{"value": v}`` (its batch path, equal to the per-reading one), with no label and no
     knowledge of the file's length. The anomaly scores are scored at the threshold that is best
-    over the corpus, and the detector's own ``is_anomaly`` decisions are scored as they are.
+    over the corpus, and the detector's own decisions as they are: its alarms (the first reading
+    of each episode, ``scores_own_threshold``) and its abnormal rows (``scores_is_anomaly``).
     Under ``halves`` (:data:`HALVES`), half A is scored at its own best thresholds and half B,
     held out, at half A's.
 
@@ -80,20 +86,23 @@ def run_nab(
     Returns
     -------
     dict
-        ``detector``, ``params``, ``scores`` / ``thresholds`` / ``scores_own_threshold`` by
-        profile, the same per half under ``halves``, ``files`` and ``seconds``; JSON-ready.
+        ``detector``, ``params``, ``scores`` / ``thresholds`` / ``scores_own_threshold`` /
+        ``scores_is_anomaly`` by profile, the same per half under ``halves``, ``files`` and
+        ``seconds``; JSON-ready.
     """
     start = time.perf_counter()
     corpus = load_corpus(data)
     scores: dict[str, NDArray[np.float64]] = {}
-    flags: dict[str, NDArray[np.bool_]] = {}
+    alarms: dict[str, NDArray[np.bool_]] = {}
+    abnormal: dict[str, NDArray[np.bool_]] = {}
     for done, file in enumerate(corpus, start=1):
         step = create(detector, params)
         if not isinstance(step, Detector):
             raise TypeError(f"step {detector!r} is not a detector")
         found = step.detect_many(file.values[:, None], ["value"])
         scores[file.name] = found.scores
-        flags[file.name] = found.is_anomaly
+        alarms[file.name] = found.alarm
+        abnormal[file.name] = found.is_anomaly
         if progress is not None:
             progress(done, len(corpus))
     if results_dir is not None:
@@ -101,10 +110,11 @@ def run_nab(
     effective = {p.name: p.default for p in parameters(registry()[detector])}
     effective.update(params or {})
     report: dict[str, Any] = {"detector": detector, "params": effective}
-    report.update(_scores(corpus, scores, flags, data))
+    decisions = {"scores_own_threshold": alarms, "scores_is_anomaly": abnormal}
+    report.update(_scores(corpus, scores, decisions, data))
     # Tune on half A only; half B is scored at A's thresholds, as a held-out set.
-    tuned = _scores(corpus.subset(HALVES["A"]), scores, flags, data)
-    held_out = _scores(corpus.subset(HALVES["B"]), scores, flags, data, tuned["thresholds"])
+    tuned = _scores(corpus.subset(HALVES["A"]), scores, decisions, data)
+    held_out = _scores(corpus.subset(HALVES["B"]), scores, decisions, data, tuned["thresholds"])
     report["halves"] = {"A": tuned, "B": held_out}
     report["files"] = len(corpus)
     report["seconds"] = time.perf_counter() - start
