@@ -173,3 +173,30 @@ def test_detector_parameters_from_the_command_line(
         assert code == 0, err
     else:
         assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_relearn_forgets_and_takes_what_follows_as_the_new_normal(tmp_path: Path) -> None:
+    before = _frame(300, seed=1)
+    after = _frame(300, seed=2)
+    after["temp"] += 10.0  # a new operating point, on purpose
+    before.to_csv(tmp_path / "before.csv", index=False)
+    after.to_csv(tmp_path / "after.csv", index=False)
+    state = tmp_path / "s.state"
+    assert _detect(tmp_path / "before.csv", "--state", state, "-o", "-")[0] == 0
+    code, out, err = _detect(tmp_path / "after.csv", "--state", state, "-o", "-")
+    assert _read(out).loc[0, "is_anomaly"] == "true"  # without relearn: all of it is abnormal
+    state.unlink()
+    assert _detect(tmp_path / "before.csv", "--state", state, "-o", "-")[0] == 0
+    code, out, err = _detect(
+        tmp_path / "after.csv", "--state", state, "--relearn", "--warmup", "200", "-o", "-"
+    )
+    assert code == 0, err
+    relearned = _read(out)
+    assert relearned.loc[0, "events"] == "relearn" and "start afresh" in err
+    assert (relearned["is_anomaly"][:200] == "false").all()
+
+
+def test_relearn_needs_a_state(tmp_path: Path) -> None:
+    _frame().to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = _detect(tmp_path / "in.csv", "--relearn", "-o", "-")
+    assert code == 2 and "--relearn needs the --state file" in err

@@ -332,10 +332,13 @@ def score_csv(
     warmup: int,
     reference: str | None,
     state: Path | None,
+    relearn: bool = False,
 ) -> None:
     """Run ``edgewise detect`` (see its help for the meaning of each option)."""
     if state is not None:
         _check_state_path(state)
+    if relearn and (state is None or not state.exists()):
+        raise InputError("--relearn needs the --state file of an earlier run: nothing to forget")
     names = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
     options: dict[str, Any] = {
         "sep": "\t" if sep == "\\t" else sep,
@@ -352,6 +355,14 @@ def score_csv(
     else:
         job = _new_job(table, detector, pairs, pipeline, stream)
     steps, final = _parts(job.pipeline)
+    if relearn:
+        for key in job.pipeline.streams:
+            forgetting = job.pipeline.lane(key).steps[-1]
+            assert isinstance(forgetting, Detector)
+            forgetting.relearn()
+            job.judged[key] = 0
+        job.reference = False
+        say(f"relearning: {len(job.pipeline.streams)} stream(s) start afresh")
     try:
         if reference is not None and job.reference:
             say("the state holds the reference learned at the start; not learning it again")

@@ -243,3 +243,25 @@ def quality(
         result = run_quality(data=data, seed=seed)
     _print_result("Cleaning and imputation quality", result)
     _save(json_out, result)
+
+
+@app.command()
+def stationary(
+    detector: Annotated[
+        str, typer.Option(help="Registered detector (see `edgewise detectors`).")
+    ] = DEFAULT_DETECTOR,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Detector parameter KEY=VALUE; repeat for several."),
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Series per signal.")] = 5,
+    json_out: JsonOption = None,
+) -> None:
+    """False alarms per 10,000 readings on white noise, a noisy sine and an AR(1) process."""
+    from edgewise.bench.stationary import run_stationary
+
+    _, params = make_detector(detector, param or [])
+    with _running("stationary signals") as progress:
+        result = run_stationary(detector=detector, params=params, seeds=seeds, progress=progress)
+    _print_result("False alarms on stationary signals (counted from reading 1,000)", result)
+    _save(json_out, result)

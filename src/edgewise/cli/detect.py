@@ -123,7 +123,9 @@ def detect(
     warmup: Annotated[
         int,
         typer.Option(
-            min=0, help="First N rows of each stream: learned from, scored, never flagged."
+            min=0,
+            help="First N rows of each stream: known normal, the detector's reference: "
+            "learned from, scored, never flagged.",
         ),
     ] = 0,
     reference: Annotated[
@@ -137,6 +139,13 @@ def detect(
             "where the last run stopped, and saved at the end."
         ),
     ] = None,
+    relearn: Annotated[
+        bool,
+        typer.Option(
+            help="With --state: forget what every stream's detector learned; the rows that "
+            "follow are the new normal (the first --warmup of them its reference)."
+        ),
+    ] = False,
 ) -> None:
     """Score every row of a CSV of sensor readings.
 
@@ -164,4 +173,5 @@ def detect(
         warmup=warmup,
         reference=reference,
         state=state,
+        relearn=relearn,
     )

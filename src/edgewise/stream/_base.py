@@ -426,8 +426,22 @@ class Detector(Step):
             identity = self._identity_cache = (name, version)
         return identity
 
+    def relearn(self) -> None:
+        """Forget what was learned: what comes next is the new normal (an operator's decision).
+
+        The detector starts afresh, warm-up included; the next detection it makes carries the
+        event ``"relearn"``. The stream's numbering is kept.
+        """
+        keep = {"stream_", "next_seq_", "lanes_"}
+        for name in [k for k in vars(self) if k.endswith("_") and k not in keep]:
+            delattr(self, name)
+        self.relearned_ = True
+
     def _update(self, reading: Reading) -> list[Reading]:
         verdict = self.detect_one(reading.values)
+        events = verdict.events
+        if self.__dict__.pop("relearned_", False):
+            events = ("relearn", *events)
         name, version = self._identity()
         detection = Detection(
             reading.stream,
@@ -439,7 +453,7 @@ class Detector(Step):
             verdict.explanation,
             name,
             version,
-            verdict.events,
+            events,
         )
         return [reading.with_detection(detection)]
 
