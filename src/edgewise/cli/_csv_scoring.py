@@ -187,7 +187,16 @@ def _judge(detector: Detector, job: _Job, key: str, reading: Reading, warmup: in
         detector.learn_one(reading.values)
         name, version = detector._identity()
         return Detection(
-            reading.stream, reading.seq, reading.timestamp, score, False, False, None, name, version
+            reading.stream,
+            reading.seq,
+            reading.timestamp,
+            score,
+            False,
+            False,
+            None,
+            name,
+            version,
+            detector.take_events(),
         )
     [out] = detector._update(reading)
     return out.detections[-1]
@@ -213,6 +222,8 @@ def _score_batches(job: _Job, table: Table, warmup: int) -> _Out:
             out.left_missing += int(np.isnan(values).sum())
             seqs[rows] = lane.next_seq_ + np.arange(len(rows))
             lane.next_seq_ += len(rows)
+            if len(rows):
+                events[rows[0]] = detector.take_events()
             seen = job.judged.get(key, 0)
             learn = min(max(warmup - seen, 0), len(rows))
             for i, row in zip(rows[:learn].tolist(), values[:learn], strict=True):
@@ -230,7 +241,7 @@ def _score_batches(job: _Job, table: Table, warmup: int) -> _Out:
                     where.tolist(), found.explanations, found.events, strict=True
                 ):
                     explanations[i] = explanation
-                    events[i] = happened
+                    events[i] += happened
                 progress.advance(task, len(where))
             job.judged[key] = seen + len(rows)
     name, version = _parts(job.pipeline)[1]._identity()

@@ -437,11 +437,13 @@ class Detector(Step):
             delattr(self, name)
         self.relearned_ = True
 
+    def take_events(self) -> tuple[str, ...]:
+        """Events that happened between readings (an operator's relearn), for the next record."""
+        return ("relearn",) if self.__dict__.pop("relearned_", False) else ()
+
     def _update(self, reading: Reading) -> list[Reading]:
         verdict = self.detect_one(reading.values)
-        events = verdict.events
-        if self.__dict__.pop("relearned_", False):
-            events = ("relearn", *events)
+        events = self.take_events() + verdict.events
         name, version = self._identity()
         detection = Detection(
             reading.stream,
