@@ -125,3 +125,26 @@ def test_same_stream_same_outputs() -> None:
     X[np.random.default_rng(6).random(X.shape) < 0.2] = NAN
     runs = [ChangeRegression().learn_transform_many(X, ["a", "b", "c"]) for _ in range(2)]
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_a_first_event_after_long_zeros_does_not_throw_the_fills() -> None:
+    # A rain gauge reads 0 for 800 readings, then rains for three. Its learned spread is a few
+    # readings wide, so a regression on it extrapolates: without the bound on how far a fill may
+    # move (10 standard deviations of the value's changes), one fill here lands 294 of them out.
+    rng = np.random.default_rng(6)
+    n = 1000
+    level = np.cumsum(rng.normal(0.0, 1.0, n))
+    truth = np.column_stack(
+        [
+            level + rng.normal(0.0, 0.5, n),
+            2.0 * level + rng.normal(0.0, 0.5, n),
+            np.cumsum(rng.normal(0.0, 1.0, n)),
+            np.zeros(n),
+        ]
+    )
+    truth[800:803, 3] = rng.exponential(3.0, 3)
+    gaps = rng.random(truth.shape) < 0.15
+    out = ChangeRegression().learn_transform_many(np.where(gaps, NAN, truth), list("abcr"))
+    step = np.std(np.diff(truth[:800, :3], axis=0), axis=0)
+    error = np.abs(out[795:, :3] - truth[795:, :3]) / step
+    assert np.max(error[gaps[795:, :3]]) < 20.0

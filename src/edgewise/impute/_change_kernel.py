@@ -128,10 +128,14 @@ def step(
                         b[r, c] = cov[p[r], m[c]]
                 v = _lower_times(inv, b)  # L^-1 b: the conditional mean is mean + (L^-1 b)' u
                 for c in range(m.size):
-                    s = mean[m[c]]
+                    s = 0.0
                     for k in range(p.size):
                         s += v[k, c] * u[k, 0]
-                    completed[m[c]] = s
+                    # An input far outside what it was learned on (a first rain after months of
+                    # zeros) can make the regression extrapolate wildly: no value is moved further
+                    # from its mean than _OUTLIER of its standard deviations.
+                    bound = _OUTLIER * math.sqrt(max(cov[m[c], m[c]], 0.0))
+                    completed[m[c]] = mean[m[c]] + min(max(s, -bound), bound)
                     for c2 in range(c + 1):
                         s = cov[m[c], m[c2]]
                         for k in range(p.size):
