@@ -19,8 +19,9 @@ GAINS = np.linspace(0.0, 1.0, 11)
 
 # Relative variance below which a value counts as constant (and cannot be a regressor).
 _CONSTANT = 1e-12
-# Root mean square, in standard deviations, of a reading's changes beyond which its weight falls
-# with the square of it: the most one reading can move the covariances is then bounded.
+# Standard deviations beyond which a reading's changes (their root mean square) count with a
+# weight falling as the square, which bounds what one reading can do to the covariances, and
+# beyond which no fill is moved from a value's mean change.
 _OUTLIER = 10.0
 
 

@@ -46,7 +46,9 @@ class ChangeRegression(Imputer):
     Calm readings count more than volatile ones: a reading whose changes (now and previous) have
     a root mean square of ``r > huber`` standard deviations is learned, in the moments and in the
     gains' errors, with weight ``huber / r``, and beyond ``r = 10`` with ``10 huber / r^2``, so
-    that one absurd reading cannot set the regression for the next half-life.
+    that one absurd reading cannot set the regression for the next half-life. And no predicted
+    change lies further than 10 standard deviations from the value's mean change: an input far
+    outside what it was learned on (a first rain after weeks of zeros) cannot throw a fill.
 
     Values may appear at any reading (a new value starts uncorrelated with a gain of 0) and
     disappear: a value missing for ``10 x halflife`` readings is forgotten, so the state stays
