@@ -7,10 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from edgewise.impute import Kalman, LastValue, Linear, Regression, Seasonal
+from edgewise.impute import ChangeRegression, Kalman, LastValue, Linear, Regression, Seasonal
 from edgewise.stream import Reading, Step
 
-IMPUTERS = [LastValue(), Linear(max_delay=3), Seasonal(period=5), Kalman(), Regression()]
+IMPUTERS = [
+    LastValue(),
+    Linear(max_delay=3),
+    Seasonal(period=5),
+    Kalman(),
+    Regression(),
+    ChangeRegression(),
+]
 
 
 def _readings(seed: int = 0, n: int = 300) -> list[Reading]:
@@ -48,7 +55,12 @@ def test_declares_its_delay(imputer: Step) -> None:
 
 @pytest.mark.parametrize("imputer", IMPUTERS[2:], ids=lambda s: type(s).__name__)
 def test_rejects_bad_parameters(imputer: Step) -> None:
-    name = {"Seasonal": "period", "Kalman": "halflife", "Regression": "halflife"}
+    name = {
+        "Seasonal": "period",
+        "Kalman": "halflife",
+        "Regression": "halflife",
+        "ChangeRegression": "halflife",
+    }
     bad = imputer.clone(**{name[type(imputer).__name__]: 0})
     with pytest.raises(ValueError, match=name[type(imputer).__name__]):
         bad.update(Reading("s", 0.0, {"a": 1.0}))
