@@ -62,6 +62,8 @@ def _explain(name: str, value: float, expected: float, scale: float) -> Explanat
 class CalibratedDetector(Detector):
     """Base of the calibrated detectors: warmup, gating, recovery, calibration and explanations.
 
+    State version 2 added the episodes (``episodes_``).
+
     Subclasses implement :meth:`_reset_model`, :meth:`_raw_score`, :meth:`_learn` and
     :meth:`_culprit`, and may implement :meth:`_skip`; they extend :meth:`_validate`.
 
@@ -87,6 +89,8 @@ class CalibratedDetector(Detector):
         Readings in a row not flagged for an input after which its episode ends (the next flag
         raises a new alarm).
     """
+
+    state_version = 2
 
     def __init__(
         self,
