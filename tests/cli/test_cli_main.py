@@ -25,6 +25,8 @@ COMMANDS = [
     ["bench", "nab"],
     ["bench", "throughput"],
     ["bench", "quality"],
+    ["bench", "tep"],
+    ["bench", "degradation"],
     ["demo"],
 ]
 
@@ -156,6 +158,37 @@ def test_bench_throughput_and_quality_print_and_save(
     assert "mae.last_value" in result.stdout
     saved = json.loads(out.read_text())
     assert saved["seed"] == 7 and "commit" in saved
+
+
+def test_bench_tep_and_degradation_print_and_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rates = {"detection_rate": 0.5, "false_alarm_rate": 0.0, "first_detection_delay": None}
+    tep = types.ModuleType("edgewise.bench.tep")
+    tep.run_tep = lambda **kw: {  # type: ignore[attr-defined]
+        "tep_mean_detection_rate": 0.9375,
+        "tep_per_fault": {"1": rates},
+        "pca_t2_per_fault": {"1": rates},
+        "pca_spe_per_fault": {"1": rates},
+        "faults": [1],
+    }
+    degradation = types.ModuleType("edgewise.bench.degradation")
+    degradation.run_degradation = lambda **kw: {  # type: ignore[attr-defined]
+        "cmapss_median_lead_cycles": 77.0,
+        "alarm_cycles": {"1": 100},
+    }
+    monkeypatch.setitem(sys.modules, "edgewise.bench.tep", tep)
+    monkeypatch.setitem(sys.modules, "edgewise.bench.degradation", degradation)
+    out = tmp_path / "t.json"
+    result = runner.invoke(app, ["bench", "tep", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "0.9375" in result.stdout and "0.500" in result.stdout
+    assert json.loads(out.read_text())["tep_mean_detection_rate"] == 0.9375
+    result = runner.invoke(app, ["bench", "degradation", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "cmapss_median_lead_cycles" in result.stdout and "alarm_cycles" not in result.stdout
+    saved = json.loads(out.read_text())
+    assert saved["alarm_cycles"] == {"1": 100} and "commit" in saved
 
 
 @pytest.mark.parametrize("group", [[], ["bench"]], ids=["edgewise", "bench"])
