@@ -1,4 +1,4 @@
-"""The default detector's kernel gives exactly the bytes recorded in its fixture.
+"""The default detector's kernel: its state layout, and exactly the bytes recorded in its fixture.
 
 ``default_fingerprints.json`` holds, per NAB file, the row count and the SHA-256 of the scores,
 the flags and the flags' explanations of a fresh :class:`DefaultDetector` run as the NAB runner
@@ -13,6 +13,7 @@ intended change of behaviour::
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from default_fingerprints import FILES, FIXTURE, PARTS, fingerprint
 
 from conftest import need_dataset
 from edgewise.bench.nab import Corpus, load_corpus
+from edgewise.detect import _default_kernel as kernel
 from edgewise.detect.default import DefaultDetector
 from edgewise.stream import Detections
 
@@ -68,3 +70,29 @@ def test_detect_one_gives_the_same_bytes(
         [d.explanation for d in found],
     )
     assert fingerprint(one) == expected["nab"][name]
+
+
+def test_new_state_lays_out_parameters_state_then_sections() -> None:
+    detector = DefaultDetector(
+        difference_lag=3, level_window=2, window=4, memory=10, exclude=1, season_lags=0
+    )
+    params = detector._params()
+    state = kernel.new_state(params)
+    assert np.array_equal(state[: kernel.N_PARAMS], params)
+    assert state[kernel.S_LOW] == math.inf and state[kernel.S_HIGH] == -math.inf
+    bounds = state[kernel.AT_PAST : kernel.AT_SEASON_MEANS + 2]
+    assert bounds[0] == kernel.AT_SEASON_MEANS + 2 and bounds[-1] == len(state)
+    # Past values; level values and flags; block means; delay codes and flags; 40 codes packed
+    # in 5 words; no seasonal arrays without a season.
+    assert np.diff(bounds).tolist() == [3, 2, 2, 4, 8, 2, 5, 0, 0]
+
+
+def test_a_layout_declares_parameters_then_fields_then_sections() -> None:
+    layout = kernel.Layout()
+    layout.param()
+    layout.field()
+    with pytest.raises(ValueError):
+        layout.param()
+    layout.section(lambda params: 1)
+    with pytest.raises(ValueError):
+        layout.field()
