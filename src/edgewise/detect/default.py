@@ -142,6 +142,10 @@ class DefaultDetector(Detector):
     temp=2.95708 is 4.2 spreads above normal 0.0191407
     """
 
+    # 2: the kernel's layout declared once (ten more words: the level ring and the delay line
+    # hold their flags in sections of their own).
+    state_version = 2
+
     def __init__(
         self,
         *,
