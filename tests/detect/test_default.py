@@ -36,28 +36,41 @@ def test_registered_as_default() -> None:
     assert isinstance(create("default"), DefaultDetector)
 
 
-def test_spike_is_flagged_once_with_explanation() -> None:
+def test_spike_raises_one_alarm_with_an_explanation_in_words() -> None:
     x = _periodic()
     x[2500] += 3.0
     detector = DefaultDetector().commission(x[:1000, None], ["temp"])
     found = detector.detect_many(x[1000:, None], ["temp"])
-    assert (np.flatnonzero(found.is_anomaly) + 1000).tolist() == [2500]
+    assert (np.flatnonzero(found.alarm) + 1000).tolist() == [2500]
+    # The spike, and the window of block means it falls in, once that block completes.
+    assert (np.flatnonzero(found.is_anomaly) + 1000).tolist() == [2500, 2504]
     explanation = found.explanations[1500]
     assert explanation is not None
-    assert explanation.input == "temp"
+    assert (explanation.input, explanation.view) == ("temp", "range")
     assert explanation.value == x[2500]
-    assert abs(explanation.expected) < 0.1  # the slow average of a zero-mean sine
-    assert explanation.deviation > 3.0
+    assert str(explanation).startswith("temp=2.957") and "outside its normal range" in str(
+        explanation
+    )
 
 
-def test_warmup_is_never_flagged_and_scores_are_bounded() -> None:
+def test_warmup_is_never_flagged_and_scores_stay_below_1() -> None:
     x = _periodic(1000)
     x[::37] += 50.0  # wild values everywhere, including the warm-up
     found = DefaultDetector(warmup=400).detect_many(x[:, None])
     assert not found.is_anomaly[:400].any()
     assert np.all(found.scores[:400] == 0.0)
-    assert found.is_anomaly[400:].any()
-    assert np.all((found.scores >= 0.0) & (found.scores <= 1.0))
+    assert np.all((found.scores >= 0.0) & (found.scores < 1.0))
+
+
+def test_scores_rank_readings_beyond_the_record() -> None:
+    x = _periodic(4000)
+    sizes = [2.0, 4.0, 8.0, 16.0]
+    for i, size in enumerate(sizes):
+        x[2000 + 400 * i] += size
+    scores = DefaultDetector().detect_many(x[:, None]).scores
+    spikes = [scores[2000 + 400 * i] for i in range(len(sizes))]
+    assert spikes == sorted(spikes) and len(set(spikes)) == len(spikes)  # no tie at 1
+    assert max(scores) == spikes[-1] < 1.0
 
 
 def test_missing_values_score_zero_and_change_nothing() -> None:
@@ -74,65 +87,70 @@ def test_missing_values_score_zero_and_change_nothing() -> None:
     assert np.array_equal(found.scores[~gaps], without.scores)
 
 
-def test_multivariate_explanation_names_the_input() -> None:
-    X = np.column_stack([_periodic(seed=1), _periodic(seed=2)])
-    X[2500, 1] -= 4.0
-    detector = DefaultDetector().commission(X[:1000], ["a", "b"])
-    found = detector.detect_many(X[1000:], ["a", "b"])
-    assert found.is_anomaly[1500]
-    explanation = found.explanations[1500]
-    assert explanation is not None and explanation.input == "b"
-    assert explanation.deviation < -3.0
-    # The score is the maximum over the inputs.
-    single = DefaultDetector().commission(X[:1000, 1:], ["b"]).detect_many(X[1000:, 1:], ["b"])
-    assert np.all(found.scores >= single.scores)
-
-
-def test_level_shift_is_flagged_once_then_becomes_normal() -> None:
+def test_a_lasting_shift_stays_abnormal_until_accepted_online() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(0.0, 1.0, 6000)
     x[3000:] += 20.0
-    detector = DefaultDetector()
-    found = detector.detect_many(x[:, None])
-    assert found.is_anomaly[3000]
-    assert not found.is_anomaly[3001:].any()
-    # The episode ends (scores come back) within ~70 readings and the slow average has moved.
-    assert np.any(found.scores[3001:3100] > 0.0)
-    assert detector.states_["x0"][kernel.S_MEAN] > 19.0
+    found = DefaultDetector().detect_many(x[:, None])
+    assert (np.flatnonzero(found.alarm[1000:]) + 1000).tolist() == [3000]
+    assert found.is_anomaly[3000:3999].all()  # abnormal, with one alarm, however long
+    assert "accept:x0" in found.events[3999]  # the 1,000th reading of the episode
+    assert "end:x0" in [e for events in found.events[4000:] for e in events]
+    assert not found.is_anomaly[4100:].any()  # the new normal
 
 
-def test_a_fault_is_not_learned_unless_asked() -> None:
-    x = _periodic(6000, seed=0)
-    for start in (2000, 4000):  # the same fault twice: the sine runs 2.5 times faster
-        x[start : start + 300] = _periodic(300, seed=start, period=20.0)
-    assert 4000 <= _flags(x)[-1] < 4300  # not learned: the second fault is news again
-    assert not any(4000 <= i < 4300 for i in _flags(x, learn_anomalies=True))
-
-
-def test_long_episodes_rebaseline() -> None:
-    rng = np.random.default_rng(3)
+def test_with_a_reference_only_a_relearn_accepts_a_change() -> None:
+    rng = np.random.default_rng(0)
     x = rng.normal(0.0, 1.0, 6000)
     x[3000:] += 20.0
-    detector = DefaultDetector()
-    detector.detect_many(x[:, None])
-    assert detector.rebaselines_ >= 1
-    never = DefaultDetector(recover=10**9)
-    never.detect_many(x[:, None])
-    assert never.rebaselines_ == 0
+    detector = DefaultDetector().commission(x[:2000, None], ["x"])
+    found = detector.detect_many(x[2000:, None], ["x"])
+    assert found.is_anomaly[1000:].all() and found.alarm.sum() == 1
+    assert not any(e.startswith("accept") for events in found.events for e in events)
+    detector.relearn()
+    after = detector.detect_many(x[5000:, None] + 0.0, ["x"])
+    assert not after.is_anomaly.any()  # learned afresh: 20 is the new normal
+
+
+def test_an_episode_ends_after_end_after_quiet_readings_and_the_next_fault_alarms() -> None:
+    x = 20.0 + np.random.default_rng(1).normal(0.0, 0.1, 3000)
+    x[2000] += 5.0  # its short mean keeps the level abnormal for the next 19 readings
+    x[2010] -= 5.0  # within the episode, seen by the same views: no new alarm
+    x[2200] += 5.0  # long after the episode ended: a new one
+    found = DefaultDetector().detect_many(x[:, None])
+    assert (np.flatnonzero(found.alarm[1000:]) + 1000).tolist() == [2000, 2200]
+    ends = [i for i, events in enumerate(found.events) if "end:x0" in events and i > 1000]
+    last_abnormal = max(i for i in range(2000, 2200) if found.is_anomaly[i])
+    assert ends[0] == last_abnormal + 30  # ``end_after`` readings in a row not abnormal
+
+
+def test_several_inputs_are_watched_together() -> None:
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=(3000, 1))
+    X = np.hstack([t, 2.0 * t, -t]) + 0.1 * rng.normal(size=(3000, 3))
+    X[2500:, 1] = -X[2500:, 1]  # still within its own range, but no longer 2 t
+    detector = DefaultDetector().commission(X[:1000], ["a", "b", "c"])
+    found = detector.detect_many(X[1000:], ["a", "b", "c"])
+    assert not found.is_anomaly[:1400].any()
+    assert found.is_anomaly[1510:].all()
+    explanation = found.explanations[1510]
+    assert explanation is not None and explanation.input == "b"
+    assert explanation.view == "relations" and "no longer fits" in str(explanation)
 
 
 def test_one_vs_many_and_saved_state_on_nab() -> None:
-    x = _nab_values(6000)
+    x = _nab_values(22_695)
     many = DefaultDetector().detect_many(x[:, None], ["value"])
     detector = DefaultDetector()
-    one = [detector.detect_one({"value": v}) for v in x[:3000].tolist()]
+    one = [detector.detect_one({"value": v}) for v in x[:12_000].tolist()]
     restored, _ = load_state(save_state(detector))
     assert isinstance(restored, DefaultDetector)
-    one += [restored.detect_one({"value": v}) for v in x[3000:].tolist()]
+    one += [restored.detect_one({"value": v}) for v in x[12_000:].tolist()]
     assert np.allclose([d.score for d in one], many.scores, rtol=0.0, atol=1e-9)
     assert [d.is_anomaly for d in one] == many.is_anomaly.tolist()
     assert [d.explanation for d in one] == many.explanations
-    assert many.is_anomaly.any()
+    assert [d.alarm for d in one] == many.alarm.tolist() and many.alarm.any()
+    assert [d.events for d in one] == many.events
 
 
 def test_a_shape_out_of_season_is_flagged() -> None:
@@ -145,11 +163,11 @@ def test_a_shape_out_of_season_is_flagged() -> None:
     assert not any(4500 <= i < 4800 for i in _flags(x, season_lags=0))
 
 
-def test_the_long_run_floor_silences_stationary_noise() -> None:
-    x = np.random.default_rng(0).normal(0.0, 1.0, 60_000)
-    # Measured: 6 flags in the last 30,000 readings with the floor, 78 without it.
-    assert len([i for i in _flags(x) if i >= 30_000]) <= 10
-    assert len([i for i in _flags(x, novelty_floor=0.0) if i >= 30_000]) >= 40
+def test_stationary_noise_raises_no_alarm_after_the_first_thousand_readings() -> None:
+    for seed in range(3):
+        x = np.random.default_rng(seed).normal(0.0, 1.0, 21_000)
+        alarms = DefaultDetector().detect_many(x[:, None]).alarm
+        assert alarms[1000:].sum() <= 2, f"seed {seed}: {alarms[1000:].sum()} alarms"
 
 
 def test_saved_size_is_bounded_once_the_memory_is_full() -> None:
@@ -194,6 +212,10 @@ def test_prefix_invariance_on_nab() -> None:
         {"season_lags": -1},
         {"season_correlation": -0.1},
         {"season_factor": 0.0},
+        {"end_after": 0},
+        {"accept_after": -1},
+        {"rest_margin": 0.5},
+        {"range_spreads": -1.0},
     ],
 )
 def test_invalid_parameters_raise_at_first_reading(params: dict[str, float]) -> None:
@@ -212,11 +234,12 @@ def test_nab_scores_through_the_runner() -> None:
     for part in (report, report["halves"]["A"], report["halves"]["B"]):
         assert set(part["scores"]) == profiles
         assert set(part["scores_own_threshold"]) == profiles
-    # Regression bounds, just below the measured 73.19 / 73.60 / 72.50 (full / A / held-out B)
-    # and 72.90 (own decisions, full); above numenta HTM's published 70.1 full.
-    assert report["scores"]["standard"] > 73.0
-    assert report["halves"]["A"]["scores"]["standard"] > 73.4
-    assert report["halves"]["B"]["scores"]["standard"] > 72.3
-    assert report["scores_own_threshold"]["standard"] > 72.7
+    # Regression bounds, just below the measured 73.49 / 75.65 / 71.10 (full / A / held-out B)
+    # on the scores, and 63.83 / 69.02 on the alarms (full / A); see docs/detectors.md.
+    assert report["scores"]["standard"] > 73.3
+    assert report["halves"]["A"]["scores"]["standard"] > 75.5
+    assert report["halves"]["B"]["scores"]["standard"] > 70.9
+    assert report["scores_own_threshold"]["standard"] > 63.6
+    assert report["halves"]["A"]["scores_own_threshold"]["standard"] > 68.8
     assert report["params"]["warmup"] == DefaultDetector().warmup  # the effective configuration
     assert run_nab(data=data)["scores"] == report["scores"], "the same run gives the same score"

@@ -34,8 +34,8 @@ def _readings(start: int, stop: int) -> list[Reading]:
         rng = np.random.default_rng(k)
         n = 1000
         x = 20.0 + 2.0 * np.sin(np.arange(n) / (10.0 + k)) + rng.normal(0.0, 0.1, n)
-        x[[250, 620, 700]] += 5.0
-        x[800:] += 3.0
+        x[[250, 620, 700]] += 15.0
+        x[600:] += 8.0
         per_stream.append(
             [Reading(name, 60.0 * i, {"temp": float(x[i])}) for i in range(start, stop)]
         )

@@ -2,18 +2,21 @@
 
 Everything one input needs lives in one flat ``float64`` array, declared once below (the
 *layout*): the parameters (``P_*``), so that a kernel call takes nothing else; the learned state
-(``S_*``); the explanation of the last flag (``O_*``); then the variable-size sections, whose
-starts are held in ``AT_*`` fields. Offsets are handed out in the order of declaration, and numba
-compiles them in as constants.
+(``S_*``); what the last reading left for the detector (``O_*``: its decision, the episode's
+events, the evidence for an explanation); then the variable-size sections, whose starts are held
+in ``AT_*`` fields. Offsets are handed out in the order of declaration, and numba compiles them in
+as constants.
 
 :func:`step` runs one value through five views, each with a *score* part, which reads the state
 as it was before the value, and a *commit* part, which updates it once it is decided whether the
 model learns from the value: the value range and the difference range, the shape of the last
 window of block means (kNN), the level (a short mean against a slow average) and the season (the
 window against the windows one period ago). The shared parts are the blocks (the means the shape
-and seasonal views see), the records (a novelty against its decaying record and long-run floor)
-and the rest (one alarm per episode, whose readings are not learned). The per-reading and the
-batch (:func:`run_column`) paths run the same :func:`step`, so they agree exactly.
+and seasonal views see), the records (a novelty against its decaying record and long-run floor),
+the rest (a run of new records: what the score damps and the model does not learn yet), the
+decision (each view against its limit, and against the normal frozen when an episode began) and
+the episode (alarms, its end, the acceptance of a lasting change). The per-reading and the batch
+(:func:`run_column`) paths run the same :func:`step`, so they agree exactly.
 
 The kernel is one module on purpose: numba's cache is keyed on the source file of each compiled
 function only, so a cached :func:`step` would not notice a change to a view, or to the layout,
@@ -120,26 +123,40 @@ def _count(params: NDArray[np.float64], at: int) -> int:
 
 
 # Parameters, as the detector sets them (``DefaultDetector._params``).
-# Rest, episodes and learning.
+# Decisions and episodes: the warm-up, the severity at which a view is abnormal, readings not
+# abnormal that end an episode, readings after which an episode is accepted as the new normal
+# (0: never), and whether abnormal readings are learned all the same.
 P_WARMUP = _LAYOUT.param()
 P_THRESHOLD = _LAYOUT.param()
-P_REST = _LAYOUT.param()
+P_END_AFTER = _LAYOUT.param()
+P_ACCEPT_AFTER = _LAYOUT.param()
 P_LEARN_ANOMALIES = _LAYOUT.param()
+# Rest: readings it lasts after a new record, the margin by which a reading in it must beat the
+# record to score as high, readings after which its readings are learned; readings after which
+# novelties join the records (shortly before the warm-up ends).
+P_REST = _LAYOUT.param()
+P_REST_MARGIN = _LAYOUT.param()
 P_RECOVER = _LAYOUT.param()
-# Value range and difference range.
+P_RECORD_START = _LAYOUT.param()
+# Value range and difference range; the widest step a reading may widen them by unless it is
+# learned as normal, and the least margin of their decisions, in slow spreads.
 P_RANGE_TOLERANCE = _LAYOUT.param()
 P_LAG = _LAYOUT.param()
 P_LAG_TOLERANCE = _LAYOUT.param()
+P_RANGE_JUMP = _LAYOUT.param()
+P_RANGE_SPREADS = _LAYOUT.param()
 # Shape: readings per block, blocks per window, windows remembered and kept out, record decay.
 P_BLOCK = _LAYOUT.param()
 P_WINDOW = _LAYOUT.param()
 P_MEMORY = _LAYOUT.param()
 P_EXCLUDE = _LAYOUT.param()
 P_NOVELTY_DECAY = _LAYOUT.param()
+P_SHAPE_MARGIN = _LAYOUT.param()  # the decision's multiple of the record
 # Level: readings in the short mean, rate of the slow average, record decay.
 P_SHORT = _LAYOUT.param()
 P_LEVEL_RATE = _LAYOUT.param()
 P_LEVEL_DECAY = _LAYOUT.param()
+P_LEVEL_MARGIN = _LAYOUT.param()  # the decision's multiple of the record
 # The records' long-run floor.
 P_FLOOR = _LAYOUT.param()
 P_FLOOR_READINGS = _LAYOUT.param()
@@ -179,16 +196,43 @@ S_BLOCK_AVERAGE = _LAYOUT.field()
 S_SEASON = _LAYOUT.field()
 S_SEASON_COUNT = _LAYOUT.field()
 S_SEASON_RECORD = _LAYOUT.record()
-# Rest and episodes: readings of rest left, readings into the episode, whether this episode was
+# Rest: readings of it left, readings into the run of new records, whether this run was
 # learned again, and how many were.
 S_REST = _LAYOUT.field()
-S_EPISODE = _LAYOUT.field()
+S_RUN = _LAYOUT.field()
 S_RECOVERED = _LAYOUT.field()
 S_REBASELINES = _LAYOUT.field()
+# The episode: the views it has seen (bits), readings in a row not abnormal, readings in it,
+# whether it was accepted as the new normal; episodes accepted so far; whether the detector keeps
+# a reference (then no episode is accepted by itself).
+S_EPISODE_VIEWS = _LAYOUT.field()
+S_EPISODE_QUIET = _LAYOUT.field()
+S_EPISODE_LENGTH = _LAYOUT.field()
+S_EPISODE_ACCEPTED = _LAYOUT.field()
+S_ACCEPTS = _LAYOUT.field()
+S_REFERENCE = _LAYOUT.field()
+# The normal frozen when the episode began: the value range, the slow average and spread, and
+# the level's limit.
+S_FROZEN_LOW = _LAYOUT.field()
+S_FROZEN_HIGH = _LAYOUT.field()
+S_FROZEN_MEAN = _LAYOUT.field()
+S_FROZEN_SPREAD = _LAYOUT.field()
+S_FROZEN_LIMIT = _LAYOUT.field()
 
-# The explanation of the last flagged reading, read by the detector.
+# What the last reading leaves for the detector: the abnormal views (bits), the episode's events
+# (bits), and the evidence of an explanation: the slow average and the reading's distance from
+# it in spreads, the value range and the change with the range of changes it was judged against.
+O_VIEWS = _LAYOUT.field()
+O_EVENTS = _LAYOUT.field()
 O_EXPECTED = _LAYOUT.field()
 O_DEVIATION = _LAYOUT.field()
+O_LOW = _LAYOUT.field()
+O_HIGH = _LAYOUT.field()
+O_CHANGE = _LAYOUT.field()
+O_CHANGE_LOW = _LAYOUT.field()
+O_CHANGE_HIGH = _LAYOUT.field()
+# The evidence fields, from ``O_EXPECTED`` on, in order.
+EVIDENCE = O_CHANGE_HIGH + 1 - O_EXPECTED
 
 # Difference range: the last ``difference_lag`` values.
 AT_PAST = _LAYOUT.section(lambda p: _count(p, P_LAG))
@@ -227,18 +271,32 @@ def _section(state: NDArray[np.float64], at: int) -> NDArray[np.float64]:
 
 # --- Records and their long-run floor ------------------------------------------------------------
 
-# The score of a novelty equal to its record.
-RECORD = 0.5
+SQRT2 = math.sqrt(2.0)
+
 # The floor's quantile of past novelty, and the relative step of its estimate.
 FLOOR_QUANTILE, FLOOR_STEP = 0.99, 0.05
 
 
+# The severity of a novelty beyond a limit of zero width.
+BEYOND = 1e9
+
+
 @_inline
-def _ratio(raw: float, record: float) -> float:
-    """A novelty against its record: 0.5 at the record, 1 at twice the record or more."""
-    if record > 0.0:
-        return min(1.0, 0.5 * raw / record)
-    return 1.0 if raw > 0.0 else 0.0
+def _ratio(raw: float, limit: float) -> float:
+    """A novelty's severity: the novelty in units of its limit (1 at the limit)."""
+    if limit > 0.0:
+        return raw / limit
+    return BEYOND if raw > 0.0 else 0.0
+
+
+@_inline
+def score_of(severity: float) -> float:
+    """A severity as a score in [0, 1): half of it up to the limit, then ``1 - 1 / (2 s)``.
+
+    Below the limit this is the score edgewise always gave (0.5 at the record); beyond it the
+    score keeps ranking readings by how far out they are instead of stopping at 1.
+    """
+    return 0.5 * severity if severity <= 1.0 else 1.0 - 0.5 / severity
 
 
 @_inline
@@ -281,8 +339,16 @@ def _novelty_score(
     floor: float,
     factor: float = 1.0,
 ) -> float:
-    """The score of ``novelty`` against ``factor`` times its record, or its floor if higher."""
-    return _ratio(novelty, factor * max(record, floor * state[fields.quantile]))
+    """The severity of ``novelty`` against ``factor`` times its record, or its floor if higher."""
+    return _ratio(novelty, _limit(state, fields, record, floor, factor))
+
+
+@_inline
+def _limit(
+    state: NDArray[np.float64], fields: Record, record: float, floor: float, factor: float = 1.0
+) -> float:
+    """``factor`` times the record, or times the floor's multiple of the quantile if higher."""
+    return float(factor * max(record, floor * state[fields.quantile]))
 
 
 @_inline
@@ -291,8 +357,9 @@ def _commit_record(
 ) -> None:
     """Keep the record; the novelty joins it at the next reading and moves the quantile.
 
-    Novelties start to count at the end of the warm-up: the first ones are huge and would
-    inflate the record for thousands of readings.
+    Novelties start to count shortly before the end of the warm-up (``warm``): the first
+    ones are huge and would inflate the record for thousands of readings, and a record that has
+    seen none would make the first judged reading a record.
     """
     if warm:
         state[fields.quantile] = _quantile(state[fields.quantile], novelty)
@@ -301,8 +368,11 @@ def _commit_record(
 
 
 # --- The value range and the difference range ----------------------------------------------------
-# Records of everything seen, 1 outright for what was never seen. They learn every reading,
-# flagged or not: not learning a spike would re-flag every similar spike.
+# What has been seen: a value or change beyond it scores in units of ``tolerance`` of its width.
+# A range learns every reading that is learned, and any other that widens it by at most
+# ``range_jump`` of its width; what lies farther out joins it only once its run of new records
+# has lasted (``recover``). One glitch -- a sensor's error code, 65535 -- cannot stretch a range
+# and blind it; a spike of the usual size is learned at once, so the next like it is not new.
 
 
 class Difference(NamedTuple):
@@ -314,25 +384,38 @@ class Difference(NamedTuple):
 
 
 @_inline
-def _outside(v: float, low: float, high: float, tolerance: float) -> bool:
-    """Whether ``v`` leaves ``[low, high]`` by more than ``tolerance`` of its width."""
+def _beyond(v: float, low: float, high: float) -> float:
+    """How far ``v`` lies outside ``[low, high]`` (0 inside)."""
+    return max(v - high, low - v, 0.0)
+
+
+@_inline
+def _outside(v: float, low: float, high: float, tolerance: float) -> float:
+    """How far ``v`` leaves ``[low, high]``, in units of ``tolerance`` of its width."""
     if high <= low:
-        return False
-    margin = tolerance * (high - low)
-    return v > high + margin or v < low - margin
+        return 0.0
+    return _ratio(_beyond(v, low, high), tolerance * (high - low))
+
+
+@_inline
+def _near(v: float, low: float, high: float, jump: float) -> bool:
+    """Whether ``v`` widens ``[low, high]`` by at most ``jump`` of its width (or it is empty)."""
+    return high <= low or _beyond(v, low, high) <= jump * (high - low)
 
 
 @_inline
 def _score_value_range(state: NDArray[np.float64], x: float) -> float:
-    """1 when ``x`` leaves the range of all values by more than ``range_tolerance`` of it."""
-    return 1.0 if _outside(x, state[S_LOW], state[S_HIGH], state[P_RANGE_TOLERANCE]) else 0.0
+    """How far ``x`` leaves the value range, in ``range_tolerance`` of its width."""
+    return _outside(x, state[S_LOW], state[S_HIGH], state[P_RANGE_TOLERANCE])
 
 
 @_inline
-def _commit_value_range(state: NDArray[np.float64], x: float) -> None:
-    """Widen the value range to ``x``."""
-    state[S_LOW] = min(state[S_LOW], x)
-    state[S_HIGH] = max(state[S_HIGH], x)
+def _commit_value_range(state: NDArray[np.float64], x: float, learn: bool) -> None:
+    """Widen the value range to ``x`` if it is learned, or near."""
+    low, high = state[S_LOW], state[S_HIGH]
+    if learn or _near(x, low, high, state[P_RANGE_JUMP]):
+        state[S_LOW] = min(low, x)
+        state[S_HIGH] = max(high, x)
 
 
 @_inline
@@ -347,26 +430,28 @@ def _learned_range(state: NDArray[np.float64], x: float) -> tuple[float, float]:
 
 @_inline
 def _score_difference_range(state: NDArray[np.float64], x: float, t: int) -> Difference:
-    """1 when the change over ``difference_lag`` readings leaves the range of all such changes.
+    """How far the change over ``difference_lag`` readings leaves the range of changes.
 
-    By more than ``difference_tolerance`` of that range; ``t`` readings have been seen.
+    In ``difference_tolerance`` of that range's width; ``t`` readings have been seen.
     """
     past, lag = _bounds(state, AT_PAST)
     change = x - state[past + t % lag]
     known = t >= lag
     low, high, tolerance = state[S_DIFF_LOW], state[S_DIFF_HIGH], state[P_LAG_TOLERANCE]
-    outside = known and _outside(change, low, high, tolerance)
-    return Difference(1.0 if outside else 0.0, change, known)
+    outside = _outside(change, low, high, tolerance) if known else 0.0
+    return Difference(outside, change, known)
 
 
 @_inline
 def _commit_difference_range(
-    state: NDArray[np.float64], x: float, t: int, difference: Difference
+    state: NDArray[np.float64], x: float, t: int, difference: Difference, learn: bool
 ) -> None:
-    """Widen the range of changes to this one, and remember ``x``."""
-    if difference.known:
-        state[S_DIFF_LOW] = min(state[S_DIFF_LOW], difference.change)
-        state[S_DIFF_HIGH] = max(state[S_DIFF_HIGH], difference.change)
+    """Widen the range of changes to this one if it is learned, or near; remember ``x``."""
+    low, high = state[S_DIFF_LOW], state[S_DIFF_HIGH]
+    change = difference.change
+    if difference.known and (learn or _near(change, low, high, state[P_RANGE_JUMP])):
+        state[S_DIFF_LOW] = min(low, change)
+        state[S_DIFF_HIGH] = max(high, change)
     past, lag = _bounds(state, AT_PAST)
     state[past + t % lag] = x
 
@@ -708,52 +793,201 @@ def _commit_season(state: NDArray[np.float64], block: Block, season: Season, war
     _commit_record(state, S_SEASON_RECORD, season.distance, season.record, warm)
 
 
-# --- Rest and episodes: one alarm per episode, and what the model may learn from -----------------
-# After a new record (a score of 0.5) or a flag, scores are 0 for ``rest`` readings; a new record
-# during the rest starts it again. An episode is a rest and what started it. Its high-scoring
-# readings are not learned from (unless ``learn_anomalies``) until it has lasted ``recover``
-# readings; then the model re-baselines on them.
+# --- Rest: a run of new records, which the score damps and the model does not learn yet ---------
+# A reading at or beyond its record (severity 1) starts a rest of ``rest`` readings, or restarts
+# it. During the rest a reading's severity is divided by ``rest_margin``: the readings that follow
+# an onset, records by a hair, no longer stand out, while a new fault far beyond the record still
+# does (no reading is ever blind). A run's readings at their record are not learned (unless
+# ``learn_anomalies``) until it has lasted ``recover`` readings; then the model re-baselines on
+# them: the records and the view models follow a lasting change, which the decisions, frozen at
+# the episode's start, keep reporting (see the episode).
 
 
-class Verdict(NamedTuple):
-    """What a reading's score means, until it is committed."""
+class Run(NamedTuple):
+    """What a reading's severity means for the rest, until it is committed."""
 
-    score: float  # 0 during a rest
-    high: bool  # at the record (or the threshold, if lower): starts or restarts the rest
-    flagged: bool
+    severity: float  # damped during a rest
+    high: bool  # at the record: starts or restarts the rest
     resting: bool
 
 
 @_inline
-def _judge(state: NDArray[np.float64], score: float) -> Verdict:
-    """Flag ``score`` if it reaches the threshold outside a rest."""
+def _judge(state: NDArray[np.float64], severity: float) -> Run:
+    """Damp ``severity`` if it falls in a rest; whether it is a new record."""
     resting = state[S_REST] > 0.0
-    threshold = state[P_THRESHOLD]
-    high = score >= min(RECORD, threshold)
-    flagged = not resting and score >= threshold
-    return Verdict(0.0 if resting else score, high, flagged, resting)
+    damped = severity / state[P_REST_MARGIN] if resting else severity
+    return Run(damped, severity >= 1.0, resting)
 
 
 @_inline
-def _commit_episode(state: NDArray[np.float64], verdict: Verdict) -> bool:
-    """Start, restart or run down the rest and the episode; whether the model learns the reading."""
+def _commit_rest(state: NDArray[np.float64], run: Run) -> bool:
+    """Start, restart or run down the rest and the run; whether the model learns the reading."""
     rest = state[S_REST]
-    if verdict.high:
+    if run.high:
         rest = state[P_REST]
-    elif verdict.resting:
+    elif run.resting:
         rest -= 1.0
-    episode = state[S_EPISODE] + 1.0 if (verdict.resting or verdict.high) else 0.0
-    recovered = state[S_RECOVERED] if episode > 0.0 else 0.0
+    length = state[S_RUN] + 1.0 if (run.resting or run.high) else 0.0
+    recovered = state[S_RECOVERED] if length > 0.0 else 0.0
     learn = True
-    if verdict.high and state[P_LEARN_ANOMALIES] == 0.0:
-        learn = episode > state[P_RECOVER]
+    if run.high and state[P_LEARN_ANOMALIES] == 0.0:
+        learn = length > state[P_RECOVER]
         if learn and recovered == 0.0:
             recovered = 1.0
             state[S_REBASELINES] += 1.0
     state[S_REST] = rest
-    state[S_EPISODE] = episode
+    state[S_RUN] = length
     state[S_RECOVERED] = recovered
     return learn
+
+
+# --- Decisions: each view against its limit, and the normal frozen when the episode began --------
+# The severities above rank readings; a decision needs more. A range is left by more than its
+# tolerance and by at least ``range_spreads`` slow spreads (a new extreme of plain noise is not
+# abnormal); the shape and the level beat their records by ``shape_margin`` and ``level_margin``.
+# During an episode that was not accepted, the value range and the level frozen at its alarm judge
+# too: the model follows a lasting change, the decision keeps it abnormal.
+
+# Views, as bits of a decision.
+RANGE_VIEW, DIFFERENCE_VIEW, SHAPE_VIEW, LEVEL_VIEW, SEASON_VIEW = 1, 2, 4, 8, 16
+
+
+class Decision(NamedTuple):
+    """Which views find a reading abnormal, and the level's record (or floor) at this reading."""
+
+    views: int
+    level_limit: float
+
+
+@_inline
+def _range_decision(
+    state: NDArray[np.float64], v: float, low: float, high: float, spread: float
+) -> bool:
+    """Whether ``v`` leaves ``[low, high]`` by the threshold times its decision margin."""
+    if high <= low:
+        return False
+    margin = max(state[P_RANGE_TOLERANCE] * (high - low), state[P_RANGE_SPREADS] * spread)
+    return bool(_beyond(v, low, high) >= state[P_THRESHOLD] * margin)
+
+
+@_inline
+def _decide(
+    state: NDArray[np.float64],
+    x: float,
+    difference: Difference,
+    shape: Shape,
+    level: Level,
+    season: Season,
+    floor: float,
+) -> Decision:
+    """The views that find ``x`` abnormal, against the state as it was before it."""
+    threshold = state[P_THRESHOLD]
+    # The slow variance starts from 0: early on it is scaled up by the weight it has gathered.
+    learned = max(state[S_COUNT] - _bounds(state, AT_LEVEL_VALUES)[1], 1.0)
+    gathered = 1.0 - (1.0 - state[P_LEVEL_RATE]) ** learned
+    spread = math.sqrt(level.var / gathered)
+    views = 0
+    if _range_decision(state, x, state[S_LOW], state[S_HIGH], spread):
+        views |= RANGE_VIEW
+    if difference.known:
+        change = difference.change
+        # The change over many readings of noise spreads sqrt(2) times wider than one reading.
+        if _range_decision(state, change, state[S_DIFF_LOW], state[S_DIFF_HIGH], SQRT2 * spread):
+            views |= DIFFERENCE_VIEW
+    shape_limit = _limit(state, S_DIST_RECORD, shape.record, floor, state[P_SHAPE_MARGIN])
+    if _ratio(shape.distance, shape_limit) >= threshold:
+        views |= SHAPE_VIEW
+    level_limit = _limit(state, S_Z_RECORD, level.record, floor)
+    if _ratio(level.z, state[P_LEVEL_MARGIN] * level_limit) >= threshold:
+        views |= LEVEL_VIEW
+    if season.scored and season.score >= threshold:
+        views |= SEASON_VIEW
+    if state[S_EPISODE_LENGTH] > 0.0 and state[S_EPISODE_ACCEPTED] == 0.0:
+        # What the episode's start set apart stays apart: beyond the frozen range by its
+        # tolerance, or the short mean beyond the frozen level's record.
+        low, high = state[S_FROZEN_LOW], state[S_FROZEN_HIGH]
+        if _outside(x, low, high, state[P_RANGE_TOLERANCE]) >= threshold:
+            views |= RANGE_VIEW
+        short = _bounds(state, AT_LEVEL_VALUES)[1]
+        frozen_z = _ratio(abs(level.total / short - state[S_FROZEN_MEAN]), state[S_FROZEN_SPREAD])
+        if _ratio(frozen_z, state[S_FROZEN_LIMIT]) >= threshold:
+            views |= LEVEL_VIEW
+    return Decision(views, level_limit)
+
+
+@_inline
+def _evidence(state: NDArray[np.float64], x: float, difference: Difference, level: Level) -> None:
+    """Leave what an explanation needs: the level, the value range, the change and its range."""
+    _explain(state, x, level)
+    frozen = state[S_EPISODE_LENGTH] > 0.0 and state[S_EPISODE_ACCEPTED] == 0.0
+    state[O_LOW] = state[S_FROZEN_LOW] if frozen else state[S_LOW]
+    state[O_HIGH] = state[S_FROZEN_HIGH] if frozen else state[S_HIGH]
+    state[O_CHANGE] = difference.change
+    state[O_CHANGE_LOW] = state[S_DIFF_LOW]
+    state[O_CHANGE_HIGH] = state[S_DIFF_HIGH]
+
+
+# --- The episode: alarms, its end, the acceptance of a lasting change ----------------------------
+# An episode starts with an alarm at the first abnormal reading; another view going abnormal in
+# it after its first block raises another alarm. It ends once ``end_after`` readings in a row are
+# not abnormal. Online, an episode that has lasted ``accept_after`` readings is accepted as the
+# new normal: the frozen normal stops judging, and the episode ends once the model has followed.
+# With a reference
+# (``S_REFERENCE``) nothing is accepted by itself.
+
+# Events, as bits.
+ALARM, ENDED, ACCEPTED = 1, 2, 4
+
+
+@_inline
+def _advance_episode(state: NDArray[np.float64], views: int) -> int:
+    """Take one reading's abnormal views; return the episode's events."""
+    seen = int(state[S_EPISODE_VIEWS])
+    if state[S_EPISODE_LENGTH] == 0.0:
+        if views == 0:
+            return 0
+        state[S_EPISODE_VIEWS] = views
+        state[S_EPISODE_QUIET] = 0.0
+        state[S_EPISODE_LENGTH] = 1.0
+        state[S_EPISODE_ACCEPTED] = 0.0
+        return ALARM
+    state[S_EPISODE_LENGTH] += 1.0
+    events = 0
+    accept = state[P_ACCEPT_AFTER]
+    if (
+        accept > 0.0
+        and state[S_REFERENCE] == 0.0
+        and state[S_EPISODE_ACCEPTED] == 0.0
+        and state[S_EPISODE_LENGTH] >= accept
+    ):
+        state[S_EPISODE_ACCEPTED] = 1.0
+        state[S_ACCEPTS] += 1.0
+        events |= ACCEPTED
+    if views == 0:
+        state[S_EPISODE_QUIET] += 1.0
+        if state[S_EPISODE_QUIET] >= state[P_END_AFTER]:
+            state[S_EPISODE_VIEWS] = 0.0
+            state[S_EPISODE_QUIET] = 0.0
+            state[S_EPISODE_LENGTH] = 0.0
+            state[S_EPISODE_ACCEPTED] = 0.0
+            events |= ENDED
+        return events
+    state[S_EPISODE_QUIET] = 0.0
+    state[S_EPISODE_VIEWS] = seen | views
+    # The views that see the onset join within a block (the shape view waits for the block to
+    # complete): one cause, one alarm. A view going abnormal later is news.
+    late = state[S_EPISODE_LENGTH] > state[P_BLOCK]
+    return events | (ALARM if views & ~seen and late else 0)
+
+
+@_inline
+def _freeze(state: NDArray[np.float64], level: Level, level_limit: float) -> None:
+    """Keep the normal as it was when the episode began: the range, the level and its limit."""
+    state[S_FROZEN_LOW] = state[S_LOW]
+    state[S_FROZEN_HIGH] = state[S_HIGH]
+    state[S_FROZEN_MEAN] = level.mean
+    state[S_FROZEN_SPREAD] = math.sqrt(level.var)
+    state[S_FROZEN_LIMIT] = level_limit
 
 
 # --- The entry points ----------------------------------------------------------------------------
@@ -766,16 +1000,19 @@ SCORE, DETECT, LEARN = 0, 1, 2
 def step(state: NDArray[np.float64], x: float, mode: int) -> float:
     """Score one value; in DETECT mode also decide and learn, in LEARN mode learn unconditionally.
 
-    Returns the anomaly score in [0, 1], 0 during a rest. In DETECT mode the reading is flagged
-    exactly when the returned score reaches the threshold, and its explanation is left in
-    ``O_EXPECTED`` and ``O_DEVIATION``. A missing (non-finite) value scores 0 and changes nothing.
-    Every view scores against the state as it was before the value; then, unless scoring only,
-    the rest decides whether the model learns from the value, and the views commit.
+    Returns the anomaly score in [0, 1): the largest severity of the views (damped during a
+    rest), as :func:`score_of`. In DETECT mode the decision is left in ``O_VIEWS`` (the abnormal
+    views, 0 when the reading is normal), the episode's events in ``O_EVENTS`` and, when
+    abnormal, the evidence of an explanation in the other ``O_*`` fields. A missing (non-finite)
+    value scores 0 and changes nothing. Every view scores against the state as it was before the
+    value; then, unless scoring only, the rest decides whether the model learns from the value,
+    and the views commit.
     """
     if not math.isfinite(x):
         return 0.0
     t = int(state[S_COUNT])
     warm = t >= state[P_WARMUP]
+    records = t >= state[P_RECORD_START]
     floor = _floor(state, t)
     block = _next_block(state, x)
     value_range = _score_value_range(state, x)
@@ -783,29 +1020,38 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
     shape = _score_shape(state, x, block, floor, mode != SCORE)
     season = _score_season(state, x, block, floor)
     level = _score_level(state, x, t, floor)
-    score = 0.0
+    severity = 0.0
     if warm:
-        score = max(value_range, difference.score)
-        score = max(score, shape.score, level.score)
+        severity = max(value_range, difference.score, shape.score, level.score)
         if season.scored:
-            score = max(score, season.score)
-    verdict = _judge(state, score)
+            severity = max(severity, season.score)
+    run = _judge(state, severity)
     if mode == SCORE:
-        return verdict.score
+        return score_of(run.severity)
 
     learn = True
     if mode == DETECT:
-        if verdict.flagged:
-            _explain(state, x, level)
-        learn = _commit_episode(state, verdict)
+        views, events = 0, 0
+        if warm:
+            decision = _decide(state, x, difference, shape, level, season, floor)
+            views = decision.views
+            starting = state[S_EPISODE_LENGTH] == 0.0
+            events = _advance_episode(state, views)
+            if starting and events & ALARM:
+                _freeze(state, level, decision.level_limit)
+            if views:
+                _evidence(state, x, difference, level)
+        state[O_VIEWS] = views
+        state[O_EVENTS] = events
+        learn = _commit_rest(state, run)
     state[S_COUNT] = t + 1
-    _commit_value_range(state, x)
-    _commit_difference_range(state, x, t, difference)
-    _commit_shape(state, block, shape, warm, learn)
-    _commit_season(state, block, season, warm)
+    _commit_value_range(state, x, learn)
+    _commit_difference_range(state, x, t, difference, learn)
+    _commit_shape(state, block, shape, records, learn)
+    _commit_season(state, block, season, records)
     _commit_block(state, block)
-    _commit_level(state, x, t, level, warm, learn)
-    return verdict.score
+    _commit_level(state, x, t, level, records, learn)
+    return score_of(run.severity)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -813,13 +1059,20 @@ def run_column(
     state: NDArray[np.float64],
     values: NDArray[np.float64],
     scores: NDArray[np.float64],
-    expected: NDArray[np.float64],
-    deviation: NDArray[np.float64],
+    views: NDArray[np.float64],
+    events: NDArray[np.float64],
+    evidence: NDArray[np.float64],
 ) -> None:
-    """DETECT over a column of values, writing each row's score and, where flagged, explanation."""
-    threshold = state[P_THRESHOLD]
+    """DETECT over a column of values: each row's score, abnormal views, events and evidence.
+
+    ``evidence`` has one row per value and :data:`EVIDENCE` columns, the ``O_*`` fields from
+    ``O_EXPECTED`` on; it is written where the row is abnormal.
+    """
     for i in range(values.shape[0]):
         scores[i] = step(state, values[i], DETECT)
-        if scores[i] >= threshold:
-            expected[i] = state[O_EXPECTED]
-            deviation[i] = state[O_DEVIATION]
+        if math.isfinite(values[i]):
+            views[i] = state[O_VIEWS]
+            events[i] = state[O_EVENTS]
+            if views[i] > 0.0:
+                for j in range(EVIDENCE):
+                    evidence[i, j] = state[O_EXPECTED + j]

@@ -11,6 +11,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
+from edgewise.stream import state_type
+
 from . import _process_monitor_kernel as kernel
 
 __all__ = ["ProcessMonitor"]
@@ -40,6 +42,7 @@ class _Model(NamedTuple):
     shrinkage: float
 
 
+@state_type
 class ProcessMonitor:
     """Watch many correlated inputs against a model of known-normal reference rows.
 
@@ -267,14 +270,23 @@ class ProcessMonitor:
             self.count_ += 1
         return ratio, contributions
 
+    def ratio(self, x: ArrayLike) -> float:
+        """The largest ratio of a view to its limit the next reading ``x`` would get (1 at the
+        limit); changes nothing."""
+        return self._advance(x, update=False)[0]
+
+    def advance(self, x: ArrayLike) -> tuple[float, NDArray[np.float64]]:
+        """Take reading ``x`` and move the stream on: ``(ratio, contributions)``."""
+        return self._advance(x, update=True)
+
     def score(self, x: ArrayLike) -> float:
         """The score the next reading ``x`` would get, in [0, 1); changes nothing."""
-        ratio, _ = self._advance(x, update=False)
+        ratio = self.ratio(x)
         return ratio / (1.0 + ratio)
 
     def step(self, x: ArrayLike) -> tuple[float, bool, NDArray[np.float64]]:
         """Score reading ``x`` and move the stream on: ``(score, abnormal, contributions)``."""
-        ratio, contributions = self._advance(x, update=True)
+        ratio, contributions = self.advance(x)
         return ratio / (1.0 + ratio), ratio > 1.0, contributions
 
 

@@ -35,6 +35,9 @@ P_SMOOTHING, P_LEVEL_SMOOTHING = 0, 1  # EWMA weights of the distance and of the
 P_DISTANCE_LIMIT, P_LEVEL_LIMIT = 2, 3  # limits of the smoothed distance and of the level
 P_TOLERANCE2, P_INVERSE_N, P_ADAPT = 4, 5, 6  # squared tolerance; 1 / reference rows; adapt rate
 N_PARAMS = 7
+# A reading's deviation counts at most this many reference spreads: one glitch (a sensor's error
+# code, 65535) is as abnormal as any, but cannot hold the smoothed views up for long.
+CLIP = 20.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -100,7 +103,8 @@ def advance(
     for i in range(d):
         value = x[inputs[i]]
         if math.isfinite(value):
-            v[i] = (value - center[i]) / scale[i] - shift[i] - level[i]
+            deviation = (value - center[i]) / scale[i]
+            v[i] = max(-CLIP, min(CLIP, deviation)) - shift[i] - level[i]
         else:
             missing[i] = True
             v[i] = 0.0

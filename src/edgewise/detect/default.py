@@ -1,7 +1,8 @@
-"""The default detector: five novelty scores against their own records, one alarm per episode."""
+"""The default detector: views of each input against their records; decisions, episodes, alarms."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -18,115 +19,129 @@ from ..stream import (
     Verdicts,
     as_batch,
     column_names,
+    number,
     register,
+    spreads,
 )
 from . import _default_kernel as kernel
+from ._default_process import ProcessView
 
 __all__ = ["DefaultDetector"]
+
+# The views of the kernel, strongest evidence first, as an explanation names them.
+_VIEWS = (
+    (kernel.RANGE_VIEW, "range"),
+    (kernel.DIFFERENCE_VIEW, "change"),
+    (kernel.LEVEL_VIEW, "level"),
+    (kernel.SHAPE_VIEW, "shape"),
+    (kernel.SEASON_VIEW, "season"),
+)
+
+
+def _severity(score: float) -> float:
+    """The severity a score stands for (the inverse of the kernel's ``score_of``)."""
+    return 2.0 * score if score <= 0.5 else 0.5 / (1.0 - score)
 
 
 @register("default")
 class DefaultDetector(Detector):
-    """edgewise's default streaming detector; its defaults are tuned once on the NAB corpus.
+    """edgewise's default streaming detector, for unknown data and for known-normal references.
 
-    Each input has its own model, about 12 KB in one ``float64`` array, updated by a numba
-    kernel. The score of a reading is the largest of five novelties, each in [0, 1]:
+    **One input at a time.** Each input has its own model, about 12 KB in one ``float64`` array,
+    updated by a numba kernel. Five views measure how novel a reading is:
 
-    * **value range** -- 1 when the value leaves the range of all values seen so far by more than
+    * **value range** -- how far the value leaves the range of values seen, in units of
       ``range_tolerance`` of that range;
-    * **difference range** -- 1 when the change over ``difference_lag`` readings leaves the range
-      of all such changes by more than ``difference_tolerance`` of theirs;
+    * **difference range** -- the same for the change over ``difference_lag`` readings, in
+      ``difference_tolerance`` of the range of changes;
     * **shape (kNN)** -- the last ``window`` means of ``block`` readings, coded in 8 bits by their
       place in the value range, against the last ``memory`` such windows: the L1 distance to the
       nearest one;
-    * **level change** -- the mean of the last ``level_window`` readings against a slow average of
-      the older ones (half-life ``level_half_life``), in units of their spread;
-    * **seasonal** -- where the data show a cycle, the current window of block means against the
-      windows one period ago (+-1 block): the L1 distance to the nearest, in units of the range.
-      The period is learned online: the lag, up to ``season_lags`` blocks, whose autocorrelation
-      of block means (sums decaying with a half-life of 1,000 blocks) is a local peak above
-      ``season_correlation`` of the variance and rises most above the autocorrelation at shorter
-      lags. This catches a shape that is normal, but not at this time of the cycle.
+    * **level** -- the mean of the last ``level_window`` readings against a slow average of the
+      older ones (half-life ``level_half_life``), in units of their spread;
+    * **season** -- where the data show a cycle, the current window of block means against the
+      windows one period ago (+-1 block), in units of the range. The period is learned online:
+      the lag, up to ``season_lags`` blocks, whose autocorrelation of block means is a local
+      peak above ``season_correlation`` of the variance and rises most above the shorter lags.
 
-    **Online calibration.** The last three novelties are divided by twice their own *record*: the
-    largest past value, decaying with half-life ``novelty_half_life`` (kNN, seasonal) or
-    ``level_record_half_life`` (level). The seasonal record is first multiplied by
-    ``season_factor`` (a cycle repeats less exactly than the memory's nearest shape), and the
-    seasonal novelty is scored only after ``season_lags`` seasonal distances have been measured.
-    A score of 0.5 means "as novel as the record", 1 means twice the record. A reading is flagged
-    when its score reaches ``threshold`` (0.505: the novelty beats its record by 1%), so the
-    detector calibrates itself on the tail of its own past novelty, input by input, without
-    labels. The records start at the end of the warm-up: the first few hundred readings after it
-    are judged against young records and may raise an early alarm or two.
+    **Score.** The shape, level and seasonal novelties are divided by their *record*: the largest
+    past novelty, decaying with half-life ``novelty_half_life`` (shape, season; the seasonal
+    record times ``season_factor``) or ``level_record_half_life`` (level), but never below
+    ``novelty_floor`` times a slow estimate of the novelty's 99% quantile (trusted in proportion
+    to the readings seen, fully after ``floor_readings``). The largest of the five is the
+    reading's *severity* (1 at the record) and its score is half the severity up to 1, then
+    ``1 - 1 / (2 severity)``: in [0, 1), 0.5 at the record, ranking readings however far out they
+    lie. A reading at or beyond a record starts a *rest* of ``rest`` readings in which severities
+    count ``rest_margin`` times less: what follows an onset does not stand out, a new fault far
+    beyond it still does. The score ranks readings; the decision is made apart.
 
-    **Long-run floor.** A decaying record is beaten now and then by ordinary novelty, so on
-    stationary data the records alone flag about 2 readings in 1,000. Each record therefore
-    does not decay below ``novelty_floor`` times a slow estimate of the 99% quantile of its own
-    novelty (an estimate that one anomaly moves by one small step only). The floor is learned
-    from the long run, so it is trusted in proportion to the readings seen, fully after
-    ``floor_readings``; on stationary data it then cuts the false alarms 9- to 50-fold.
+    **Decision** (``is_anomaly``). A reading is abnormal when a view finds it so: it leaves the
+    value or difference range by the tolerance *and* by at least ``range_spreads`` slow spreads
+    (a new extreme of plain noise is not abnormal), its shape or level novelty reaches
+    ``shape_margin`` or ``level_margin`` times the record, or its seasonal novelty the raised
+    seasonal record -- each at the severity ``threshold`` stands for (0.505: 1.01). While an
+    episode is open and not accepted, the value range and the level frozen at its alarm judge too:
+    a lasting change stays abnormal however the model follows it.
 
-    **One alarm per episode.** After a new record (a score of 0.5) or a flag, scores are 0 for
-    ``rest`` readings; a new record during the rest starts it again, so an anomaly that goes on is
-    reported once.
+    **Episodes and alarms** (``alarm``). An episode of an input starts with an alarm at its first
+    abnormal reading; another view of it going abnormal raises another. It ends once ``end_after``
+    readings in a row are not abnormal (the event ``end:<input>``). Online, an episode that lasts
+    ``accept_after`` readings is accepted as the input's new normal (``accept:<input>``); once the
+    detector is commissioned on a reference (:meth:`commission`, ``edgewise detect --warmup`` or
+    ``--reference``) only :meth:`relearn` replaces it.
 
-    **Anomalies are not learned** (``learn_anomalies=False``): a reading that starts or restarts a
-    rest -- a flag, or a new record -- is not learned by the model of normal behaviour: its window
-    never joins the memory and it never enters the slow average. The ranges and the records always
-    learn (they describe what has been seen; not learning a spike would re-flag every similar
-    spike). Once an episode (a rest and what started it) has lasted ``recover`` readings, its
-    high-scoring readings are learned again, so that a lasting change becomes the new normal;
-    :attr:`rebaselines_` counts the episodes where that happened.
+    **What is learned.** The ranges learn every reading that is learned, and a reading that widens
+    them by at most ``range_jump`` of their width: one glitch (a sensor's error code, 65535)
+    cannot stretch them and blind the detector. A run of readings at their record is not learned
+    by the model (ranges, shape memory, slow average; unless ``learn_anomalies``) until it has
+    lasted ``recover`` readings; the records learn every reading from ``record_lead`` readings
+    before the end of the warm-up. The first ``warmup`` readings of an input are learned and never
+    judged. Missing (``nan``) values score 0 and change nothing.
 
-    The first ``warmup`` readings of an input are learned from and never flagged. Missing
-    (``nan``) values score 0 and change nothing. With several inputs the score is the maximum over
-    them, and the explanation names the flagged input with the highest score, with the slow
-    average as the expected value and the deviation in units of its spread.
+    **Several inputs together.** When the first reading holds several values (and
+    ``multivariate``), they are watched as a process whose inputs follow each other: a
+    :class:`~edgewise.detect.ProcessMonitor` fitted on the reference or, online, on the first
+    ``warmup`` readings, with the same episodes, alarms and acceptance; its explanation names the
+    inputs that broke the relations. Inputs that appear later get a model of their own.
 
     Parameters
     ----------
     warmup
-        Readings of an input learned from before it is scored (never flagged).
+        Readings of an input learned from before it is judged (never flagged).
     threshold
-        Score at which a reading is flagged (0.5 = as novel as the record).
-    rest
-        Readings after a new record or a flag whose scores are 0.
+        Score at which a view's decision makes a reading abnormal (0.505: 1% beyond its limit).
+    end_after
+        Readings in a row not abnormal that end an episode.
+    accept_after
+        Online, readings into an episode after which it is accepted as the new normal (0: never).
     learn_anomalies
-        Learn the model from high-scoring readings too.
-    recover
-        Readings into an episode after which its high-scoring readings are learned again.
-    range_tolerance
-        Fraction of the value range by which a value may leave it unflagged.
-    difference_lag
-        Readings over which the change is measured.
-    difference_tolerance
-        Fraction of the range of changes by which a change may leave it unflagged.
-    block
-        Readings averaged into one block mean.
-    window
-        Block means in one window (a window spans ``block * window`` readings).
-    memory
-        Windows remembered (``window * memory`` bytes).
-    exclude
-        Newest windows kept out of the memory (they overlap the current one).
-    novelty_half_life
-        Half-life, in readings, of the record of kNN distances.
-    level_window
-        Readings in the short mean of the level-change novelty.
-    level_half_life
-        Half-life, in readings, of the slow average and its spread.
-    level_record_half_life
-        Half-life, in readings, of the record of level changes.
-    novelty_floor
-        Multiple of a slow 99% quantile of each novelty below which its record does not decay.
-    floor_readings
-        Readings after which the floor is fully trusted (it grows in proportion until then).
-    season_lags
-        Longest period looked for, in blocks (0 = no seasonal novelty).
-    season_correlation
-        Autocorrelation, as a fraction of the variance, that a period's peak must exceed.
-    season_factor
-        Multiple of the seasonal record that the seasonal novelty is judged against.
+        Learn the model from abnormal readings too.
+    rest, rest_margin, recover
+        The rest after a record, the damping of severities in it, and the readings into a run
+        of records after which its readings are learned.
+    record_lead
+        Readings before the end of the warm-up from which novelties join the records.
+    range_tolerance, difference_lag, difference_tolerance
+        The value range's tolerance, the lag of the changes and the difference range's tolerance.
+    range_jump
+        Widest step, as a fraction of a range, by which a reading widens it unless learned.
+    range_spreads
+        The least margin of a range's decision, in slow spreads.
+    block, window, memory, exclude
+        Readings per block mean, block means per window, windows remembered, newest windows kept
+        out of the memory (they overlap the current one).
+    novelty_half_life, shape_margin
+        Half-life of the shape (and seasonal) records; the shape decision's multiple of its record.
+    level_window, level_half_life, level_record_half_life, level_margin
+        Readings in the short mean; half-lives of the slow average and of the level record; the
+        level decision's multiple of its record.
+    novelty_floor, floor_readings
+        The records' floor as a multiple of the 99% quantile, and the readings to trust it fully.
+    season_lags, season_correlation, season_factor
+        Longest period looked for, in blocks (0: no seasonal view); the autocorrelation a period's
+        peak must exceed; the multiple of the seasonal record.
+    multivariate
+        Watch several inputs together (a process monitor) when the first reading has several.
 
     Examples
     --------
@@ -134,64 +149,81 @@ class DefaultDetector(Detector):
     >>> rng = np.random.default_rng(0)
     >>> x = np.sin(np.arange(3000) * 2 * np.pi / 50) + rng.normal(0, 0.05, 3000)
     >>> x[2500] += 3.0
-    >>> detector = DefaultDetector().commission(x[:1000, None], ["temp"])  # known-normal start
+    >>> detector = DefaultDetector().commission(x[:1000, None], ["temp"])  # known normal
     >>> found = detector.detect_many(x[1000:, None], ["temp"])
-    >>> (np.flatnonzero(found.is_anomaly) + 1000).tolist()
+    >>> (np.flatnonzero(found.alarm) + 1000).tolist()
     [2500]
     >>> print(found.explanations[1500])
-    temp=2.95708 is 4.2 spreads above normal 0.0191407
+    temp=2.95708 is outside its normal range -1.15334 to 1.11887
     """
 
-    # 2: the kernel's layout declared once (ten more words: the level ring and the delay line
-    # hold their flags in sections of their own).
-    state_version = 2
+    # 3: decisions, episodes and the frozen normal; glitch-proof ranges; graded scores.
+    state_version = 3
 
     def __init__(
         self,
         *,
         warmup: int = 150,
         threshold: float = 0.505,
-        rest: int = 40,
+        end_after: int = 30,
+        accept_after: int = 1000,
         learn_anomalies: bool = False,
+        rest: int = 40,
+        rest_margin: float = 2.0,
         recover: int = 20,
+        record_lead: int = 25,
         range_tolerance: float = 0.02,
         difference_lag: int = 20,
         difference_tolerance: float = 0.05,
+        range_jump: float = 3.0,
+        range_spreads: float = 0.9,
         block: int = 5,
         window: int = 8,
         memory: int = 1000,
         exclude: int = 4,
         novelty_half_life: float = 2000.0,
+        shape_margin: float = 1.6,
         level_window: int = 20,
         level_half_life: float = 200.0,
         level_record_half_life: float = 16000.0,
+        level_margin: float = 1.1,
         novelty_floor: float = 1.3,
         floor_readings: int = 20000,
         season_lags: int = 128,
         season_correlation: float = 0.4,
         season_factor: float = 1.5,
+        multivariate: bool = True,
     ) -> None:
         self.warmup = warmup
         self.threshold = threshold
-        self.rest = rest
+        self.end_after = end_after
+        self.accept_after = accept_after
         self.learn_anomalies = learn_anomalies
+        self.rest = rest
+        self.rest_margin = rest_margin
         self.recover = recover
+        self.record_lead = record_lead
         self.range_tolerance = range_tolerance
         self.difference_lag = difference_lag
         self.difference_tolerance = difference_tolerance
+        self.range_jump = range_jump
+        self.range_spreads = range_spreads
         self.block = block
         self.window = window
         self.memory = memory
         self.exclude = exclude
         self.novelty_half_life = novelty_half_life
+        self.shape_margin = shape_margin
         self.level_window = level_window
         self.level_half_life = level_half_life
         self.level_record_half_life = level_record_half_life
+        self.level_margin = level_margin
         self.novelty_floor = novelty_floor
         self.floor_readings = floor_readings
         self.season_lags = season_lags
         self.season_correlation = season_correlation
         self.season_factor = season_factor
+        self.multivariate = multivariate
 
     @classmethod
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
@@ -203,22 +235,29 @@ class DefaultDetector(Detector):
             "memory": 50,
             "recover": 10,
             "season_lags": 20,
+            "multivariate": False,
         }
         yield {"warmup": 30, "learn_anomalies": True, "exclude": 0, "level_window": 5}
 
+    # -- parameters ------------------------------------------------------------------------------
+
     def _params(self) -> NDArray[np.float64]:
         """The kernel's parameter vector, validated."""
-        for name in (
-            "difference_lag",
-            "block",
-            "window",
-            "memory",
-            "level_window",
-            "floor_readings",
-        ):
+        for name in ("difference_lag", "block", "window", "memory", "level_window"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("warmup", "rest", "recover", "exclude", "season_lags"):
+        for name in ("floor_readings", "end_after"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in (
+            "warmup",
+            "rest",
+            "recover",
+            "exclude",
+            "season_lags",
+            "accept_after",
+            "record_lead",
+        ):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in (
@@ -226,56 +265,86 @@ class DefaultDetector(Detector):
             "level_half_life",
             "level_record_half_life",
             "season_factor",
+            "range_tolerance",
+            "difference_tolerance",
+            "shape_margin",
+            "level_margin",
         ):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in (
-            "range_tolerance",
-            "difference_tolerance",
-            "novelty_floor",
-            "season_correlation",
-        ):
+        for name in ("novelty_floor", "season_correlation", "range_jump", "range_spreads"):
             if not getattr(self, name) >= 0.0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
+        if not self.rest_margin >= 1.0:
+            raise ValueError(f"rest_margin must be >= 1, got {self.rest_margin!r}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold!r}")
+        values = {
+            kernel.P_WARMUP: int(self.warmup),
+            kernel.P_THRESHOLD: _severity(self.threshold),
+            kernel.P_END_AFTER: int(self.end_after),
+            kernel.P_ACCEPT_AFTER: int(self.accept_after),
+            kernel.P_LEARN_ANOMALIES: float(bool(self.learn_anomalies)),
+            kernel.P_REST: int(self.rest),
+            kernel.P_REST_MARGIN: self.rest_margin,
+            kernel.P_RECOVER: int(self.recover),
+            kernel.P_RECORD_START: max(0, int(self.warmup) - int(self.record_lead)),
+            kernel.P_RANGE_TOLERANCE: self.range_tolerance,
+            kernel.P_LAG: int(self.difference_lag),
+            kernel.P_LAG_TOLERANCE: self.difference_tolerance,
+            kernel.P_RANGE_JUMP: self.range_jump,
+            kernel.P_RANGE_SPREADS: self.range_spreads,
+            kernel.P_BLOCK: int(self.block),
+            kernel.P_WINDOW: int(self.window),
+            kernel.P_MEMORY: int(self.memory),
+            kernel.P_EXCLUDE: int(self.exclude),
+            kernel.P_NOVELTY_DECAY: 0.5 ** (1.0 / self.novelty_half_life),
+            kernel.P_SHAPE_MARGIN: self.shape_margin,
+            kernel.P_SHORT: int(self.level_window),
+            kernel.P_LEVEL_RATE: 1.0 - 0.5 ** (1.0 / self.level_half_life),
+            kernel.P_LEVEL_DECAY: 0.5 ** (1.0 / self.level_record_half_life),
+            kernel.P_LEVEL_MARGIN: self.level_margin,
+            kernel.P_FLOOR: self.novelty_floor,
+            kernel.P_FLOOR_READINGS: int(self.floor_readings),
+            kernel.P_SEASON_LAGS: int(self.season_lags),
+            kernel.P_SEASON_CORRELATION: self.season_correlation,
+            kernel.P_SEASON_FACTOR: self.season_factor,
+        }
         params = np.zeros(kernel.N_PARAMS)
-        params[kernel.P_WARMUP] = int(self.warmup)
-        params[kernel.P_THRESHOLD] = self.threshold
-        params[kernel.P_REST] = int(self.rest)
-        params[kernel.P_LEARN_ANOMALIES] = float(bool(self.learn_anomalies))
-        params[kernel.P_RECOVER] = int(self.recover)
-        params[kernel.P_RANGE_TOLERANCE] = self.range_tolerance
-        params[kernel.P_LAG] = int(self.difference_lag)
-        params[kernel.P_LAG_TOLERANCE] = self.difference_tolerance
-        params[kernel.P_BLOCK] = int(self.block)
-        params[kernel.P_WINDOW] = int(self.window)
-        params[kernel.P_MEMORY] = int(self.memory)
-        params[kernel.P_EXCLUDE] = int(self.exclude)
-        params[kernel.P_NOVELTY_DECAY] = 0.5 ** (1.0 / self.novelty_half_life)
-        params[kernel.P_SHORT] = int(self.level_window)
-        params[kernel.P_LEVEL_RATE] = 1.0 - 0.5 ** (1.0 / self.level_half_life)
-        params[kernel.P_LEVEL_DECAY] = 0.5 ** (1.0 / self.level_record_half_life)
-        params[kernel.P_FLOOR] = self.novelty_floor
-        params[kernel.P_FLOOR_READINGS] = int(self.floor_readings)
-        params[kernel.P_SEASON_LAGS] = int(self.season_lags)
-        params[kernel.P_SEASON_CORRELATION] = self.season_correlation
-        params[kernel.P_SEASON_FACTOR] = self.season_factor
+        for at, value in values.items():
+            params[at] = value
         return params
 
-    def _new_input(self, name: str) -> NDArray[np.float64]:
-        """The state array of a new input (and the parameters, on the very first reading)."""
-        if not hasattr(self, "states_"):
-            self.params_ = self._params()
-            self.states_: dict[str, NDArray[np.float64]] = {}
-        state = self.states_[name] = kernel.new_state(self.params_)
-        return state
+    # -- state -----------------------------------------------------------------------------------
 
     def _state(self, name: str) -> NDArray[np.float64]:
-        """The state array of input ``name``, created on its first reading."""
-        states = getattr(self, "states_", None)
-        state = None if states is None else states.get(name)
-        return self._new_input(name) if state is None else state
+        """The kernel state of input ``name``, created on its first reading."""
+        states: dict[str, NDArray[np.float64]] | None = getattr(self, "states_", None)
+        if states is None:
+            self.params_ = self._params()
+            states = {}
+            self.states_: dict[str, NDArray[np.float64]] = states
+        state = states.get(name)
+        if state is None:
+            state = states[name] = kernel.new_state(self.params_)
+            state[kernel.S_REFERENCE] = float(getattr(self, "reference_", False))
+        return state
+
+    def _process(self, x: Values) -> ProcessView | None:
+        """The process view of several inputs, made at the first reading that has several."""
+        if "process_" not in self.__dict__:
+            names = [name for name, value in x.items() if not math.isnan(value)]
+            self.process_: ProcessView | None = None
+            if self.multivariate and len(names) > 1:
+                self._params()  # the parameters are checked whichever view runs
+                self.process_ = ProcessView(
+                    names,
+                    warmup=int(self.warmup),
+                    threshold=_severity(self.threshold),
+                    end_after=int(self.end_after),
+                    accept_after=int(self.accept_after),
+                )
+        return self.process_
 
     def _check_state(self) -> None:
         states = getattr(self, "states_", None)
@@ -294,63 +363,150 @@ class DefaultDetector(Detector):
 
     @property
     def rebaselines_(self) -> int:
-        """Episodes, over all inputs, that lasted so long that the model learned them."""
+        """Runs of records, over all inputs, that lasted so long that the model learned them."""
         states = getattr(self, "states_", {})
         return sum(int(state[kernel.S_REBASELINES]) for state in states.values())
 
-    def _run(self, x: Values, mode: int) -> float:
-        score = 0.0
-        for name, value in x.items():
-            score = max(score, kernel.step(self._state(name), value, mode))
-        return score
+    # -- the contract ----------------------------------------------------------------------------
+
+    def _own(self, x: Values, process: ProcessView | None) -> Iterator[tuple[str, float]]:
+        """The values the per-input kernels judge: all of them, or those the process view does
+        not watch (constant in the rows it was fitted on, or new)."""
+        if process is None:
+            yield from x.items()
+        else:
+            watched = process.watched
+            yield from ((k, v) for k, v in x.items() if k not in watched)
 
     def learn_one(self, x: Values) -> None:
-        self._run(x, kernel.LEARN)
+        process = self._process(x)
+        if process is not None:
+            process.learn(process.vector(x))
+        for name, value in self._own(x, process):
+            kernel.step(self._state(name), value, kernel.LEARN)
+
+    def commission(self, X: Array, columns: Sequence[str] | None = None) -> DefaultDetector:
+        """Learn known-normal data and keep it as the reference: no lasting change is then
+        accepted by itself, only by :meth:`relearn`."""
+        self.learn_many(X, columns)
+        self.reference_ = True
+        for state in getattr(self, "states_", {}).values():
+            state[kernel.S_REFERENCE] = 1.0
+        return self
 
     def score_one(self, x: Values) -> float:
-        return self._run(x, kernel.SCORE)
+        process = self._process(x)
+        severity = 0.0 if process is None else process.score(process.vector(x))
+        score = kernel.score_of(severity)
+        for name, value in self._own(x, process):
+            score = max(score, kernel.step(self._state(name), value, kernel.SCORE))
+        return score
 
     def detect_one(self, x: Values) -> Verdict:
-        states = getattr(self, "states_", None)
+        process = self._process(x)
+        score, abnormal, alarm = 0.0, False, False
+        explanation: Explanation | None = None
+        events: list[str] = []
+        best = -1.0
+        if process is not None:
+            judged = process.detect(process.vector(x))
+            score = kernel.score_of(judged.severity)
+            abnormal, alarm, explanation = judged.abnormal, judged.alarm, judged.explanation
+            events.extend(judged.events)
+            best = score if abnormal else -1.0
         step = kernel.step
-        score = 0.0
-        flagged: Explanation | None = None
-        flagged_score = 0.0
-        for name, value in x.items():
-            # The hot path: one dict lookup, one kernel call.
-            state = None if states is None else states.get(name)
-            if state is None:
-                state = self._state(name)
-                states = self.states_
+        for name, value in self._own(x, process):
+            state = self._state(name)
             s = step(state, value, kernel.DETECT)
-            if s > score:
-                score = s
-            # In DETECT mode a score at the threshold is a flag (a rest returns 0).
-            if s >= self.threshold and s > flagged_score:
-                flagged_score = s
-                flagged = Explanation(
-                    name, value, float(state[kernel.O_EXPECTED]), float(state[kernel.O_DEVIATION])
-                )
-        return Verdict(score, flagged is not None, flagged is not None, flagged)
+            score = max(score, s)
+            if not math.isfinite(value):
+                continue
+            views, happened = int(state[kernel.O_VIEWS]), int(state[kernel.O_EVENTS])
+            if happened:
+                alarm |= bool(happened & kernel.ALARM)
+                events.extend(_event_names(name, happened))
+            if views and s > best:
+                abnormal, best = True, s
+                explanation = self._explain(name, value, views, state[kernel.O_EXPECTED :])
+        return Verdict(score, abnormal, alarm, explanation, tuple(events))
 
     def detect_many(self, X: Array, columns: Sequence[str] | None = None) -> Verdicts:
         batch = as_batch(X)
         n, m = batch.shape
         names = column_names(m, columns)
+        if m > 1 and self.multivariate and "process_" not in self.__dict__:
+            return super().detect_many(batch, names)
+        if "process_" in self.__dict__ and self.process_ is not None:
+            return super().detect_many(batch, names)
         # Inputs are independent models, so the batch runs input by input.
         values = np.ascontiguousarray(batch.T)
         scores = np.zeros((m, n))
-        expected = np.zeros((m, n))
-        deviation = np.zeros((m, n))
+        views = np.zeros((m, n))
+        happened = np.zeros((m, n))
+        evidence = np.zeros((m, n, kernel.EVIDENCE))
         for j, name in enumerate(names):
-            kernel.run_column(self._state(name), values[j], scores[j], expected[j], deviation[j])
-        total = scores.max(axis=0) if m else np.zeros(n)
-        flags = scores >= self.threshold
-        flagged: NDArray[np.bool_] = np.asarray(flags.any(axis=0), dtype=np.bool_)
-        explanations: list[Explanation | None] = [None] * n
-        for i in np.flatnonzero(flagged).tolist():
-            j = int(np.argmax(np.where(flags[:, i], scores[:, i], -1.0)))
-            explanations[i] = Explanation(
-                names[j], float(values[j, i]), float(expected[j, i]), float(deviation[j, i])
+            kernel.run_column(
+                self._state(name), values[j], scores[j], views[j], happened[j], evidence[j]
             )
-        return Verdicts(total, flagged, flagged.copy(), explanations, [()] * n)
+        self.__dict__.setdefault("process_", None)
+        total = scores.max(axis=0) if m else np.zeros(n)
+        abnormal = views > 0.0
+        is_anomaly: NDArray[np.bool_] = np.asarray(abnormal.any(axis=0), dtype=np.bool_)
+        codes = happened.astype(np.int64)
+        alarm = np.asarray(((codes & kernel.ALARM) > 0).any(axis=0), dtype=np.bool_)
+        explanations: list[Explanation | None] = [None] * n
+        for i in np.flatnonzero(is_anomaly).tolist():
+            j = int(np.argmax(np.where(abnormal[:, i], scores[:, i], -1.0)))
+            explanations[i] = self._explain(
+                names[j], float(values[j, i]), int(views[j, i]), evidence[j, i]
+            )
+        events: list[tuple[str, ...]] = [()] * n
+        for i in np.flatnonzero((codes & ~kernel.ALARM).any(axis=0)).tolist():
+            events[i] = tuple(e for j in range(m) for e in _event_names(names[j], codes[j, i]))
+        return Verdicts(total, is_anomaly, alarm, explanations, events)
+
+    # -- explanations ----------------------------------------------------------------------------
+
+    def _explain(
+        self, name: str, value: float, views: int, evidence: NDArray[np.float64]
+    ) -> Explanation:
+        """An explanation in an operator's words, from the strongest view that fired."""
+        expected, deviation, low, high, change, change_low, change_high = (
+            float(e) for e in evidence[: kernel.EVIDENCE]
+        )
+        view = next(label for bit, label in _VIEWS if views & bit)
+        shown = f"{name}={number(value)}"
+        readings = int(self.block) * int(self.window)
+        direction = "above" if deviation >= 0 else "below"
+        if view == "range":
+            detail = f"{shown} is outside its normal range {number(low)} to {number(high)}"
+        elif view == "change":
+            detail = (
+                f"{name} changed by {number(change)} over {int(self.difference_lag)} readings, "
+                f"beyond its normal changes of {number(change_low)} to {number(change_high)}"
+            )
+        elif view == "level":
+            detail = (
+                f"{shown}: its level moved {spreads(deviation)} spreads {direction} its usual "
+                f"{number(expected)}"
+            )
+        elif view == "shape":
+            detail = (
+                f"{shown}: its last {readings} readings take a shape not seen in the last "
+                f"{int(self.memory)} windows"
+            )
+        else:
+            detail = (
+                f"{shown}: its last {readings} readings differ from the same time one cycle earlier"
+            )
+        return Explanation(name, value, expected, deviation, view, detail)
+
+
+def _event_names(name: str, happened: int) -> list[str]:
+    """The events of one input's episode, as words (an alarm is a field of its own)."""
+    events = []
+    if happened & kernel.ENDED:
+        events.append(f"end:{name}")
+    if happened & kernel.ACCEPTED:
+        events.append(f"accept:{name}")
+    return events

@@ -4,7 +4,7 @@ from ._base import Array, Detector, Step, Transformer, Verdict, Verdicts, as_bat
 from ._lanes import FolderStore, MemoryStore, StateStore
 from ._persist import load_state, save_state
 from ._pipeline import Pipeline
-from ._reading import Detection, Explanation, Reading, Values, as_values, number
+from ._reading import Detection, Explanation, Reading, Values, as_values, number, spreads
 from ._registry import Parameter, create, name_of, parameters, register, registry
 from ._spec import SpecError, load_spec, param_model, parse_params
 from ._state import StateError, state_type
@@ -41,5 +41,6 @@ __all__ = [
     "register",
     "registry",
     "save_state",
+    "spreads",
     "state_type",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ._state import state_type
 
-__all__ = ["Detection", "Explanation", "Reading", "Values", "as_values", "number"]
+__all__ = ["Detection", "Explanation", "Reading", "Values", "as_values", "number", "spreads"]
 
 Values = dict[str, float]
 """Named values of one reading; a missing value is ``nan``."""
@@ -31,29 +31,46 @@ def number(value: float) -> str:
 @state_type
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """Why a reading looks anomalous: which input, and how far from normal.
+    """Why a reading looks anomalous: which input, how far from normal, and in what way.
 
-    ``deviation`` is in units of the input's typical spread (a z-like number, signed).
+    ``deviation`` is in units of the input's typical spread (a z-like number, signed). ``view``
+    names what found the reading abnormal (``"range"``, ``"change"``, ``"level"``, ``"shape"``,
+    ``"season"``, ``"relations"``...) and ``detail`` says it in an operator's words; without
+    them the explanation states the deviation.
 
     >>> print(Explanation("temp", 95.0, 20.0, 12.5))
     temp=95 is 12.5 spreads above normal 20
     >>> print(Explanation("temp", 1e300, 20.0, 4e299))
     temp=1e+300 is 4e+299 spreads above normal 20
+    >>> print(Explanation("temp", 95.0, 20.0, 12.5, "range", "temp=95 is outside its range"))
+    temp=95 is outside its range
     """
 
     input: str
     value: float
     expected: float
     deviation: float
+    view: str = ""
+    detail: str = ""
 
     def __str__(self) -> str:
+        if self.detail:
+            return self.detail
         direction = "above" if self.deviation >= 0 else "below"
-        size = abs(self.deviation)
-        spreads = f"{size:.1f}" if size < 1e4 else f"{size:.3g}"
         return (
-            f"{self.input}={number(self.value)} is {spreads} spreads {direction} "
-            f"normal {number(self.expected)}"
+            f"{self.input}={number(self.value)} is {spreads(self.deviation)} spreads "
+            f"{direction} normal {number(self.expected)}"
         )
+
+
+def spreads(deviation: float) -> str:
+    """``|deviation|`` with one decimal, or three significant digits from 10,000 on.
+
+    >>> spreads(-4.25), spreads(4e299)
+    ('4.2', '4e+299')
+    """
+    size = abs(deviation)
+    return f"{size:.1f}" if size < 1e4 else f"{size:.3g}"
 
 
 @state_type

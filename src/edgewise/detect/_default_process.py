@@ -1,0 +1,165 @@
+"""The default detector's view of several inputs at once: a :class:`ProcessMonitor` with episodes.
+
+When a stream's readings carry several values, the default detector watches them together, as a
+process whose inputs follow each other: a :class:`~edgewise.detect.ProcessMonitor` fitted on
+known-normal rows. Commissioned on a reference (:meth:`ProcessView.learn`, then the first
+:meth:`ProcessView.detect`), it keeps that reference: only an operator's relearn replaces it.
+Online, it is fitted on the first ``warmup`` rows, and an episode of one input that lasts
+``accept_after`` readings is accepted: the monitor is fitted again on the latest rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edgewise.stream import Explanation, number, state_type
+
+from ._episodes import Episodes
+from ._process_monitor import ProcessMonitor
+
+__all__ = ["Judged", "ProcessView"]
+
+# Rows the monitor needs at the least to be fitted (its cross-validation takes five blocks).
+FIT_ROWS = 10
+# An input whose contribution reaches this share of the culprit's is named beside it.
+ALSO_NAMED = 0.5
+
+
+class Judged(NamedTuple):
+    """One reading as the process view judged it."""
+
+    severity: float  # the monitor's ratio to its limit (1 at the limit)
+    abnormal: bool
+    alarm: bool
+    explanation: Explanation | None
+    events: tuple[str, ...]
+
+
+def _fitted(rows: NDArray[np.float64]) -> ProcessMonitor | None:
+    """A monitor of ``rows``, or ``None`` when no input varies in them (nothing to relate)."""
+    try:
+        return ProcessMonitor().fit(rows)
+    except ValueError:
+        return None
+
+
+@state_type
+class ProcessView:
+    """The inputs ``names`` watched together; see the module's docstring.
+
+    Parameters
+    ----------
+    names
+        The inputs, in the order of the vectors given.
+    warmup
+        Online, the rows learned before the first judgement (at least :data:`FIT_ROWS`).
+    threshold
+        Severity (ratio to the monitor's limit) at which a reading is abnormal.
+    end_after, accept_after
+        As in :class:`~edgewise.detect.DefaultDetector`.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        *,
+        warmup: int,
+        threshold: float,
+        end_after: int,
+        accept_after: int,
+    ) -> None:
+        self.names = names
+        self.threshold = threshold
+        self.accept_after = accept_after
+        self.episodes = Episodes(end_after)
+        self.monitor: ProcessMonitor | None = None
+        self.reference = False
+        # Until the monitor is fitted: the rows it will be fitted on; then the latest rows, for
+        # a refit when a lasting change is accepted.
+        self.rows: deque[NDArray[np.float64]] = deque(maxlen=max(warmup, FIT_ROWS))
+        self.reference_rows: list[NDArray[np.float64]] = []
+
+    @property
+    def watched(self) -> set[str]:
+        """The inputs the monitor watches: those that varied in the rows it was fitted on.
+
+        The others (constant there, or new) are for the per-input views to judge.
+        """
+        if self.monitor is None:
+            return set()
+        return {self.names[i] for i in self.monitor.inputs_.tolist()}
+
+    def vector(self, values: dict[str, float]) -> NDArray[np.float64]:
+        """The reading's values in the view's order (``nan`` for an absent one)."""
+        return np.array([values.get(name, math.nan) for name in self.names], dtype=np.float64)
+
+    def learn(self, v: NDArray[np.float64]) -> None:
+        """A known-normal row: part of the reference the monitor is fitted on."""
+        self.reference_rows.append(v)
+        self.reference = True
+
+    def score(self, v: NDArray[np.float64]) -> float:
+        """The severity ``v`` would get, without changing anything (0 before the first fit)."""
+        return 0.0 if self.monitor is None else self.monitor.ratio(v)
+
+    def _fit_reference(self) -> None:
+        if len(self.reference_rows) >= FIT_ROWS:
+            self.monitor = _fitted(np.array(self.reference_rows))
+        # Too short a reference to fit: the first readings complete it, as online.
+        self.reference = self.monitor is not None
+        self.rows.extend(self.reference_rows[-(self.rows.maxlen or 0) :])
+        self.reference_rows = []
+
+    def detect(self, v: NDArray[np.float64]) -> Judged:
+        """Judge the row ``v`` and move the stream on."""
+        if self.reference_rows:
+            self._fit_reference()
+        self.rows.append(v)
+        if self.monitor is None:
+            if len(self.rows) == self.rows.maxlen and not self.reference:
+                self.monitor = _fitted(np.array(self.rows))
+            return Judged(0.0, False, False, None, ())
+        severity, contributions = self.monitor.advance(v)
+        abnormal = severity >= self.threshold
+        culprit = int(np.argmax(contributions)) if abnormal else -1
+        alarm, ended = self.episodes.advance(self.names[culprit] if abnormal else None)
+        events = [f"end:{name}" for name in ended]
+        explanation = self._explain(v, contributions, culprit) if abnormal else None
+        if abnormal and not self.reference and self.accept_after > 0:
+            name = self.names[culprit]
+            if self.episodes.length(name) >= self.accept_after:
+                # A lasting change, online: it is the new normal. Fitting on the latest rows
+                # (the change itself) restarts the monitor's smoothed views too.
+                self.monitor = _fitted(np.array(self.rows)) or self.monitor
+                self.episodes.open.pop(name, None)
+                events.append(f"accept:{name}")
+        return Judged(severity, abnormal, alarm, explanation, tuple(events))
+
+    def _explain(
+        self, v: NDArray[np.float64], contributions: NDArray[np.float64], culprit: int
+    ) -> Explanation:
+        assert self.monitor is not None
+        name = self.names[culprit]
+        kept = list(self.monitor.inputs_)
+        expected, deviation = math.nan, math.nan
+        if culprit in kept:
+            at = kept.index(culprit)
+            expected = float(self.monitor.center_[at])
+            deviation = float((v[culprit] - expected) / self.monitor.scale_[at])
+        top = float(contributions[culprit])
+        others = [
+            self.names[j]
+            for j in np.argsort(-contributions).tolist()
+            if j != culprit and contributions[j] >= ALSO_NAMED * top
+        ][:2]
+        also = f", with {' and '.join(others)}" if others else ""
+        detail = (
+            f"{name}={number(float(v[culprit]))} no longer fits how the inputs move together"
+            f"{also} ({top:.3g} times the limit; its reference mean is {number(expected)})"
+        )
+        return Explanation(name, float(v[culprit]), expected, deviation, "relations", detail)
