@@ -1,9 +1,10 @@
 """Slow degradation: C-MAPSS FD001 engines run to failure, against a per-sensor z-score baseline.
 
 ``CMAPSS/train_FD001.txt``: 100 engines, one row per cycle (unit, cycle, 3 settings, 21
-sensors). Per unit, :class:`~edgewise.detect.ProcessMonitor` is fitted on the unit's first
-``REFERENCE`` cycles of the 21 sensors (known normal), then scores the following cycles one by
-one. The first abnormal cycle is the alarm; its lead is the cycles from it to the unit's last
+sensors). Per unit, a fresh :class:`~edgewise.detect.DefaultDetector` is commissioned on the
+unit's first ``REFERENCE`` cycles of the 21 sensors (known normal: ``edgewise detect --warmup
+30``), which it watches together, then judges the following cycles one by one. The first alarm
+is the alarm; its lead is the cycles from it to the unit's last
 (0 without an alarm), and it is *early* (a false alarm on a healthy engine) when it falls in the
 first half of the unit's life.
 
@@ -26,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._datadir import data_dir
-from ..detect import ProcessMonitor
+from ..detect import DefaultDetector
 
 __all__ = ["REFERENCE", "run_degradation"]
 
@@ -48,9 +49,10 @@ def _first(flags: NDArray[np.bool_]) -> int | None:
     return REFERENCE + int(hits[0]) + 1 if hits.size else None
 
 
-def _monitor_alarm(X: NDArray[np.float64]) -> int | None:
-    monitor = ProcessMonitor().fit(X[:REFERENCE])
-    return _first(np.array([monitor.step(x)[1] for x in X[REFERENCE:]]))
+def _detector_alarm(X: NDArray[np.float64]) -> int | None:
+    names = [f"sensor_{i}" for i in range(1, X.shape[1] + 1)]
+    detector = DefaultDetector().commission(X[:REFERENCE], names)
+    return _first(detector.detect_many(X[REFERENCE:], names).alarm)
 
 
 def _baseline_z(X: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -79,7 +81,7 @@ def run_degradation(
     units: Iterable[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Alarm lead times of the monitor and of the baseline on FD001; a JSON-ready dict.
+    """Alarm lead times of the default detector and of the baseline on FD001; JSON-ready.
 
     ``data`` is the datasets folder (default: :func:`~edgewise._datadir.data_dir`); ``units``
     limits the run to some unit ids (the baseline threshold still comes from all units).
@@ -92,7 +94,7 @@ def run_degradation(
     baseline = {u: _first(z[u][REFERENCE:] > threshold) for u in chosen}
     ours: dict[int, int | None] = {}
     for done, u in enumerate(chosen, start=1):
-        ours[u] = _monitor_alarm(everything[u])
+        ours[u] = _detector_alarm(everything[u])
         if progress:
             progress(done, len(chosen))
 

@@ -179,12 +179,19 @@ def _through(steps: Sequence[Step], reading: Reading) -> list[Reading]:
     return readings
 
 
+def _keep_reference(detector: Detector, columns: list[str]) -> None:
+    """The warm-up rows learned were known normal: the detector keeps them as its reference."""
+    detector.commission(np.empty((0, len(columns))), columns)
+
+
 def _judge(detector: Detector, job: _Job, key: str, reading: Reading, warmup: int) -> Detection:
     seen = job.judged.get(key, 0)
     job.judged[key] = seen + 1
     if seen < warmup:  # learned from, scored, never flagged
         score = detector.score_one(reading.values)
         detector.learn_one(reading.values)
+        if seen + 1 == warmup:
+            _keep_reference(detector, list(reading.values))
         name, version = detector._identity()
         return Detection(
             reading.stream,
@@ -230,6 +237,8 @@ def _score_batches(job: _Job, table: Table, warmup: int) -> _Out:
                 x = dict(zip(columns, row.tolist(), strict=True))
                 scores[i] = detector.score_one(x)
                 detector.learn_one(x)
+            if learn and seen + learn == warmup:
+                _keep_reference(detector, columns)
             progress.advance(task, learn)
             for start in range(learn, len(rows), _CHUNK):
                 where = rows[start : start + _CHUNK]

@@ -10,7 +10,7 @@ naming the input at fault.
 from ._base import CalibratedDetector, InputModel, JointDetector, PerInputDetector
 from ._process_monitor import ProcessMonitor
 from .cusum import CUSUM
-from .default import DefaultDetector
+from .default import DefaultDetector, default_pipeline
 from .ewma import EWMAChart
 from .forecast import HoltResidual
 from .gaussian import WindowedGaussian
@@ -36,4 +36,5 @@ __all__ = [
     "StreamingIsolationForest",
     "WindowedGaussian",
     "as_river",
+    "default_pipeline",
 ]

@@ -932,8 +932,7 @@ def _evidence(state: NDArray[np.float64], x: float, difference: Difference, leve
 # it after its first block raises another alarm. It ends once ``end_after`` readings in a row are
 # not abnormal. Online, an episode that has lasted ``accept_after`` readings is accepted as the
 # new normal: the frozen normal stops judging, and the episode ends once the model has followed.
-# With a reference
-# (``S_REFERENCE``) nothing is accepted by itself.
+# With a reference (``S_REFERENCE``) nothing is accepted by itself.
 
 # Events, as bits.
 ALARM, ENDED, ACCEPTED = 1, 2, 4

@@ -78,24 +78,25 @@ class ProcessView:
         self.accept_after = accept_after
         self.episodes = Episodes(end_after)
         self.monitor: ProcessMonitor | None = None
+        self.watched: frozenset[str] = frozenset()
         self.reference = False
         # Until the monitor is fitted: the rows it will be fitted on; then the latest rows, for
         # a refit when a lasting change is accepted.
         self.rows: deque[NDArray[np.float64]] = deque(maxlen=max(warmup, FIT_ROWS))
         self.reference_rows: list[NDArray[np.float64]] = []
 
-    @property
-    def watched(self) -> set[str]:
-        """The inputs the monitor watches: those that varied in the rows it was fitted on.
-
-        The others (constant there, or new) are for the per-input views to judge.
-        """
-        if self.monitor is None:
-            return set()
-        return {self.names[i] for i in self.monitor.inputs_.tolist()}
+    def _fit(self, rows: NDArray[np.float64]) -> None:
+        monitor = _fitted(rows)
+        if monitor is not None:
+            self.monitor = monitor
+            # The inputs it watches, those that varied in ``rows``; the others (constant there,
+            # or new) are for the per-input views to judge.
+            self.watched = frozenset(self.names[i] for i in monitor.inputs_.tolist())
 
     def vector(self, values: dict[str, float]) -> NDArray[np.float64]:
         """The reading's values in the view's order (``nan`` for an absent one)."""
+        if len(values) == len(self.names) and list(values) == self.names:  # the usual reading
+            return np.fromiter(values.values(), dtype=np.float64, count=len(self.names))
         return np.array([values.get(name, math.nan) for name in self.names], dtype=np.float64)
 
     def learn(self, v: NDArray[np.float64]) -> None:
@@ -107,9 +108,10 @@ class ProcessView:
         """The severity ``v`` would get, without changing anything (0 before the first fit)."""
         return 0.0 if self.monitor is None else self.monitor.ratio(v)
 
-    def _fit_reference(self) -> None:
+    def fit_reference(self) -> None:
+        """Fit the monitor on the reference learned so far (at the latest, at the next reading)."""
         if len(self.reference_rows) >= FIT_ROWS:
-            self.monitor = _fitted(np.array(self.reference_rows))
+            self._fit(np.array(self.reference_rows))
         # Too short a reference to fit: the first readings complete it, as online.
         self.reference = self.monitor is not None
         self.rows.extend(self.reference_rows[-(self.rows.maxlen or 0) :])
@@ -118,11 +120,11 @@ class ProcessView:
     def detect(self, v: NDArray[np.float64]) -> Judged:
         """Judge the row ``v`` and move the stream on."""
         if self.reference_rows:
-            self._fit_reference()
+            self.fit_reference()
         self.rows.append(v)
         if self.monitor is None:
             if len(self.rows) == self.rows.maxlen and not self.reference:
-                self.monitor = _fitted(np.array(self.rows))
+                self._fit(np.array(self.rows))
             return Judged(0.0, False, False, None, ())
         severity, contributions = self.monitor.advance(v)
         abnormal = severity >= self.threshold
@@ -135,7 +137,7 @@ class ProcessView:
             if self.episodes.length(name) >= self.accept_after:
                 # A lasting change, online: it is the new normal. Fitting on the latest rows
                 # (the change itself) restarts the monitor's smoothed views too.
-                self.monitor = _fitted(np.array(self.rows)) or self.monitor
+                self._fit(np.array(self.rows))
                 self.episodes.open.pop(name, None)
                 events.append(f"accept:{name}")
         return Judged(severity, abnormal, alarm, explanation, tuple(events))
@@ -152,11 +154,9 @@ class ProcessView:
             expected = float(self.monitor.center_[at])
             deviation = float((v[culprit] - expected) / self.monitor.scale_[at])
         top = float(contributions[culprit])
-        others = [
-            self.names[j]
-            for j in np.argsort(-contributions).tolist()
-            if j != culprit and contributions[j] >= ALSO_NAMED * top
-        ][:2]
+        near = np.flatnonzero(contributions >= ALSO_NAMED * top)
+        near = near[np.argsort(-contributions[near])]
+        others = [self.names[j] for j in near.tolist() if j != culprit][:2]
         also = f", with {' and '.join(others)}" if others else ""
         detail = (
             f"{name}={number(float(v[culprit]))} no longer fits how the inputs move together"

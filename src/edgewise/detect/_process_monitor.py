@@ -213,6 +213,9 @@ class ProcessMonitor:
         self.level_limit_ = _chi2_limit(
             float(np.mean(level)), float(np.var(level, ddof=1)), self.alpha
         )
+        self.kernel_params_ = self._params(
+            self.distance_limit_, self.level_limit_, self.tolerance_, self.n_reference_
+        )
         self.lags_ = np.zeros((self.lags, d))
         self.level_ = np.zeros(d)
         self.deviations_ = np.ones(d)
@@ -251,9 +254,7 @@ class ProcessMonitor:
             self.precision_,
             self.level_precision_,
             self.run_limits_,
-            self._params(
-                self.distance_limit_, self.level_limit_, self.tolerance_, self.n_reference_
-            ),
+            self.kernel_params_,
             self.lags_,
             self.level_,
             self.deviations_,

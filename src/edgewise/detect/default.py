@@ -13,6 +13,7 @@ from ..stream import (
     Array,
     Detector,
     Explanation,
+    Pipeline,
     StateError,
     Values,
     Verdict,
@@ -26,7 +27,7 @@ from ..stream import (
 from . import _default_kernel as kernel
 from ._default_process import ProcessView
 
-__all__ = ["DefaultDetector"]
+__all__ = ["DefaultDetector", "default_pipeline"]
 
 # The views of the kernel, strongest evidence first, as an explanation names them.
 _VIEWS = (
@@ -374,7 +375,7 @@ class DefaultDetector(Detector):
         not watch (constant in the rows it was fitted on, or new)."""
         if process is None:
             yield from x.items()
-        else:
+        elif not process.watched.issuperset(x):
             watched = process.watched
             yield from ((k, v) for k, v in x.items() if k not in watched)
 
@@ -392,6 +393,9 @@ class DefaultDetector(Detector):
         self.reference_ = True
         for state in getattr(self, "states_", {}).values():
             state[kernel.S_REFERENCE] = 1.0
+        process = self.__dict__.get("process_")
+        if process is not None:
+            process.fit_reference()
         return self
 
     def score_one(self, x: Values) -> float:
@@ -403,7 +407,9 @@ class DefaultDetector(Detector):
         return score
 
     def detect_one(self, x: Values) -> Verdict:
-        process = self._process(x)
+        process = self.__dict__["process_"] if "process_" in self.__dict__ else self._process(x)
+        if process is None:
+            return self._detect_inputs(x)
         score, abnormal, alarm = 0.0, False, False
         explanation: Explanation | None = None
         events: list[str] = []
@@ -429,6 +435,34 @@ class DefaultDetector(Detector):
                 abnormal, best = True, s
                 explanation = self._explain(name, value, views, state[kernel.O_EXPECTED :])
         return Verdict(score, abnormal, alarm, explanation, tuple(events))
+
+    def _detect_inputs(self, x: Values) -> Verdict:
+        """:meth:`detect_one` when every input has a model of its own: the hot path."""
+        states: dict[str, NDArray[np.float64]] | None = self.__dict__.get("states_")
+        step = kernel.step
+        score, abnormal, alarm, best = 0.0, False, False, -1.0
+        explanation: Explanation | None = None
+        events: list[str] | None = None
+        for name, value in x.items():
+            state = None if states is None else states.get(name)
+            if state is None:
+                state = self._state(name)
+                states = self.states_
+            s = step(state, value, kernel.DETECT)
+            if s > score:
+                score = s
+            views, happened = state[kernel.O_VIEWS], state[kernel.O_EVENTS]
+            if not (views or happened) or not math.isfinite(value):
+                continue
+            if happened:
+                code = int(happened)
+                alarm |= bool(code & kernel.ALARM)
+                if code & ~kernel.ALARM:
+                    events = [*(events or []), *_event_names(name, code)]
+            if views and s > best:
+                abnormal, best = True, s
+                explanation = self._explain(name, value, int(views), state[kernel.O_EXPECTED :])
+        return Verdict(score, abnormal, alarm, explanation, tuple(events) if events else ())
 
     def detect_many(self, X: Array, columns: Sequence[str] | None = None) -> Verdicts:
         batch = as_batch(X)
@@ -510,3 +544,15 @@ def _event_names(name: str, happened: int) -> list[str]:
     if happened & kernel.ACCEPTED:
         events.append(f"accept:{name}")
     return events
+
+
+def default_pipeline(**params: Any) -> Pipeline:
+    """What edgewise runs unless told otherwise: last-value imputation of missing values, then
+    the default detector with ``params``.
+
+    >>> default_pipeline().to_spec()["steps"]
+    [{'step': 'last_value', 'params': {}}, {'step': 'default', 'params': {}}]
+    """
+    from ..impute import LastValue
+
+    return Pipeline(LastValue(), DefaultDetector(**params))

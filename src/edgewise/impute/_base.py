@@ -11,11 +11,12 @@ __all__ = ["Imputer", "filled", "flag_imputed"]
 
 def filled(before: Values, after: Values) -> list[str]:
     """Names that were missing (or absent) in ``before`` and hold a value in ``after``."""
-    return [
-        name
-        for name, value in after.items()
-        if not math.isnan(value) and math.isnan(before.get(name, math.nan))
-    ]
+    # ``v != v`` holds for nan only, and costs less than math.isnan: this runs on every value.
+    nan = math.nan
+    names = [n for n, v in before.items() if v != v and (a := after.get(n, nan)) == a]
+    if len(after) > len(before):
+        names += [n for n, a in after.items() if n not in before and a == a]
+    return names
 
 
 def flag_imputed(reading: Reading, names: list[str]) -> None:
@@ -48,6 +49,9 @@ class Imputer(Transformer):
         return y
 
     def _update(self, reading: Reading) -> list[Reading]:
-        out = reading.with_values(self.learn_transform_one(reading.values))
-        flag_imputed(out, filled(reading.values, out.values))
+        values = self._learn_transform(reading.values)
+        names = filled(reading.values, values)
+        self.imputed_count_ = getattr(self, "imputed_count_", 0) + len(names)
+        out = reading.with_values(values)
+        flag_imputed(out, names)
         return [out]

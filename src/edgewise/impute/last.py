@@ -47,11 +47,12 @@ class LastValue(Imputer):
     def learn_one(self, x: Values) -> None:
         if not hasattr(self, "last_"):
             self.last_ = {}
-        self.last_.update((k, v) for k, v in x.items() if not math.isnan(v))
+        # ``v == v`` is false for nan only (and cheaper than math.isnan on every value).
+        self.last_.update({k: v for k, v in x.items() if v == v})
 
     def transform_one(self, x: Values) -> Values:
         last = getattr(self, "last_", {})
-        return {k: last.get(k, v) if math.isnan(v) else v for k, v in x.items()}
+        return {k: v if v == v else last.get(k, v) for k, v in x.items()}
 
     def learn_transform_many(self, X: Array, columns: Sequence[str] | None = None) -> Array:
         # A vectorised forward fill: 1M rows take milliseconds instead of seconds row by row.

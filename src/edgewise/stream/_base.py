@@ -43,7 +43,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -343,8 +343,7 @@ class Transformer(Step):
         return np.array([[r.get(k, math.nan) for k in keys] for r in rows], dtype=np.float64)
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """A detector's verdict on one reading's values (what ``detect_one`` returns)."""
 
     score: float

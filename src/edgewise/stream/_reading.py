@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ._state import state_type
 
@@ -74,8 +75,7 @@ def spreads(deviation: float) -> str:
 
 
 @state_type
-@dataclass(frozen=True, slots=True)
-class Detection:
+class Detection(NamedTuple):
     """A detector's verdict on one reading, as a record of its own.
 
     The record the command line writes, the agent stores and forwards, and the hub keeps: it names
