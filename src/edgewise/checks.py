@@ -372,8 +372,10 @@ def stationary_batch(n: int, *, seed: int = 12) -> Array:
 
 
 def check_state_is_bounded(step: Step, *, scale: float = 1.0) -> None:
-    """On a stationary stream the saved state stops growing: the largest over readings
-    50,000-100,000 is at most 1.1x the largest over 5,000-10,000 (``memory_grows`` exempts).
+    """On a stationary stream the saved state stops growing: its median over readings
+    50,000-100,000 is at most 1.1x its largest over 5,000-10,000 (``memory_grows`` exempts).
+    The median, because a bounded buffer kept for a while after a rare flag (a detector's
+    relearn window) may be caught full at one of the late points and not at the early ones.
 
     ``scale`` shrinks every reading count alike, for steps too slow to run 100,000 readings in a
     quick test run.
@@ -389,7 +391,7 @@ def check_state_is_bounded(step: Step, *, scale: float = 1.0) -> None:
         done = at
         sizes[at] = len(save_state(step))
     early = max(sizes[k] for k in early_points)
-    late = max(sizes[k] for k in late_points)
+    late = int(np.median([sizes[k] for k in late_points]))
     assert late <= 1.1 * early, f"state grew from {early:,} to {late:,} bytes"
 
 

@@ -1,4 +1,4 @@
-"""``edgewise bench``: NAB, throughput, cleaning quality; TEP and C-MAPSS for the ProcessMonitor."""
+"""``edgewise bench``: NAB, throughput, cleaning quality, stationary signals, TEP and C-MAPSS."""
 
 from __future__ import annotations
 
@@ -289,9 +289,10 @@ def _tep_table(result: Mapping[str, Any]) -> Table:
 
 @app.command()
 def tep(data: DataOption = None, json_out: JsonOption = None) -> None:
-    """Tennessee Eastman: the multivariate ProcessMonitor beside plain PCA (T², SPE).
+    """Tennessee Eastman: the default pipeline on 52 inputs beside plain PCA (T², SPE).
 
-    A fresh monitor fitted on d00.dat scores each test run reading by reading: detection rate,
+    The default pipeline, commissioned on d00.dat as its reference, scores a fresh copy of each
+    test run reading by reading: detection rate,
     false-alarm rate and first detection delay per fault; the mean over the faults other than
     3, 9 and 15; the pooled false-alarm rate; readings per second.
     """
@@ -307,7 +308,7 @@ def tep(data: DataOption = None, json_out: JsonOption = None) -> None:
 
 @app.command()
 def degradation(data: DataOption = None, json_out: JsonOption = None) -> None:
-    """C-MAPSS FD001: alarm lead times of the ProcessMonitor beside a per-sensor z-score.
+    """C-MAPSS FD001: alarm lead times of the default detector beside a per-sensor z-score.
 
     Each engine's first 30 cycles are its known-normal reference; the first alarm after them is
     timed against the engine's last cycle, and counted as early in the first half of its life.

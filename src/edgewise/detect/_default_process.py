@@ -127,12 +127,17 @@ class ProcessView:
                 self._fit(np.array(self.rows))
             return Judged(0.0, False, False, None, ())
         severity, contributions = self.monitor.advance(v)
-        abnormal = severity >= self.threshold
-        culprit = int(np.argmax(contributions)) if abnormal else -1
-        alarm, ended = self.episodes.advance(self.names[culprit] if abnormal else None)
+        if severity < self.threshold:
+            _, ended = self.episodes.advance(None)
+            return Judged(severity, False, False, None, tuple(f"end:{name}" for name in ended))
+        culprit = int(np.argmax(contributions))
+        explanation = self._explain(v, severity, contributions, culprit)
+        others = _implicated(contributions, culprit)
+        alarm, ended = self.episodes.advance(
+            self.names[culprit], also=[self.names[j] for j in others]
+        )
         events = [f"end:{name}" for name in ended]
-        explanation = self._explain(v, contributions, culprit) if abnormal else None
-        if abnormal and not self.reference and self.accept_after > 0:
+        if not self.reference and self.accept_after > 0:
             name = self.names[culprit]
             if self.episodes.length(name) >= self.accept_after:
                 # A lasting change, online: it is the new normal. Fitting on the latest rows
@@ -140,26 +145,45 @@ class ProcessView:
                 self._fit(np.array(self.rows))
                 self.episodes.open.pop(name, None)
                 events.append(f"accept:{name}")
-        return Judged(severity, abnormal, alarm, explanation, tuple(events))
+        return Judged(severity, True, alarm, explanation, tuple(events))
 
     def _explain(
-        self, v: NDArray[np.float64], contributions: NDArray[np.float64], culprit: int
+        self,
+        v: NDArray[np.float64],
+        severity: float,
+        contributions: NDArray[np.float64],
+        culprit: int,
     ) -> Explanation:
         assert self.monitor is not None
         name = self.names[culprit]
+        shown = f"{name}={number(float(v[culprit]))}"
         kept = list(self.monitor.inputs_)
         expected, deviation = math.nan, math.nan
         if culprit in kept:
             at = kept.index(culprit)
             expected = float(self.monitor.center_[at])
             deviation = float((v[culprit] - expected) / self.monitor.scale_[at])
+            run, limit = self.monitor.runs_[at], self.monitor.run_limits_[at]
+            if run >= severity * limit:  # the stuck view fired, not the relations
+                detail = (
+                    f"{shown} has not changed for {int(run) + 1} readings, longer than its "
+                    f"reference makes plausible (about {limit:.0f})"
+                )
+                return Explanation(name, float(v[culprit]), expected, deviation, "stuck", detail)
         top = float(contributions[culprit])
-        near = np.flatnonzero(contributions >= ALSO_NAMED * top)
-        near = near[np.argsort(-contributions[near])]
-        others = [self.names[j] for j in near.tolist() if j != culprit][:2]
+        others = [self.names[j] for j in _implicated(contributions, culprit)[:2]]
         also = f", with {' and '.join(others)}" if others else ""
+        # An input's contribution is its part of a view's ratio: over the severity, its share.
         detail = (
-            f"{name}={number(float(v[culprit]))} no longer fits how the inputs move together"
-            f"{also} ({top:.3g} times the limit; its reference mean is {number(expected)})"
+            f"{shown} no longer fits how the inputs move together{also} ({severity:.3g} times "
+            f"the limit, {top / severity:.0%} of it from {name}; its reference mean is "
+            f"{number(expected)})"
         )
         return Explanation(name, float(v[culprit]), expected, deviation, "relations", detail)
+
+
+def _implicated(contributions: NDArray[np.float64], culprit: int) -> list[int]:
+    """The other inputs that broke the relations with the culprit, the largest part first."""
+    near = np.flatnonzero(contributions >= ALSO_NAMED * contributions[culprit])
+    near = near[np.argsort(-contributions[near])]
+    return [j for j in near.tolist() if j != culprit]

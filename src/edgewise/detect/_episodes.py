@@ -12,6 +12,8 @@ detector's numba kernel and the Python detectors share :func:`advance`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numba
 import numpy as np
 from numpy.typing import NDArray
@@ -59,22 +61,29 @@ class Episodes:
     """The open episodes of a detector's inputs, for the detectors written in Python.
 
     Each reading names the input it holds responsible when it is abnormal (``culprit``, with a
-    view bit), or none; every other input's open episode counts the reading as not abnormal.
+    view bit), or none, and the inputs it implicates beside it (``also``): their episodes open or
+    go on too, without an alarm of their own, so that the next reading blaming one of them is the
+    same event, not a new alarm. Every other input's open episode counts the reading as not
+    abnormal.
     """
 
     def __init__(self, end_after: int) -> None:
         self.end_after = end_after
         self.open: dict[str, NDArray[np.float64]] = {}
 
-    def advance(self, culprit: str | None, view: int = 1) -> tuple[bool, list[str]]:
+    def advance(
+        self, culprit: str | None, view: int = 1, also: Sequence[str] = ()
+    ) -> tuple[bool, list[str]]:
         """Whether this reading raises an alarm, and the inputs whose episodes end here."""
         alarm = False
         ended: list[str] = []
-        if culprit is not None and culprit not in self.open:
-            self.open[culprit] = np.zeros(SIZE)
+        abnormal = set() if culprit is None else {culprit, *also}
+        for name in abnormal:
+            if name not in self.open:
+                self.open[name] = np.zeros(SIZE)
         for name, episode in list(self.open.items()):
-            happened = advance(episode, view if name == culprit else 0, self.end_after)
-            alarm |= bool(happened & ALARM)
+            happened = advance(episode, view if name in abnormal else 0, self.end_after)
+            alarm |= bool(happened & ALARM) and name == culprit
             if happened & ENDED:
                 ended.append(name)
                 del self.open[name]
