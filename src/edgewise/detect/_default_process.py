@@ -128,7 +128,7 @@ class ProcessView:
             return Judged(0.0, False, False, None, ())
         severity, contributions = self.monitor.advance(v)
         abnormal = severity >= self.threshold
-        culprit = int(np.argmax(contributions)) if abnormal else -1
+        culprit = int(contributions.argmax()) if abnormal else -1
         alarm, ended = self.episodes.advance(self.names[culprit] if abnormal else None)
         events = [f"end:{name}" for name in ended]
         explanation = self._explain(v, contributions, culprit) if abnormal else None
@@ -146,20 +146,23 @@ class ProcessView:
         self, v: NDArray[np.float64], contributions: NDArray[np.float64], culprit: int
     ) -> Explanation:
         assert self.monitor is not None
-        name = self.names[culprit]
-        kept = list(self.monitor.inputs_)
+        name, value = self.names[culprit], float(v[culprit])
+        kept = self.monitor.inputs_.tolist()
         expected, deviation = math.nan, math.nan
         if culprit in kept:
             at = kept.index(culprit)
             expected = float(self.monitor.center_[at])
             deviation = float((v[culprit] - expected) / self.monitor.scale_[at])
         top = float(contributions[culprit])
-        near = np.flatnonzero(contributions >= ALSO_NAMED * top)
-        near = near[np.argsort(-contributions[near])]
+        # Every reading of a fault is explained: array methods (numpy's functions wrap them), and
+        # no sort when the culprit stands alone.
+        near = (contributions >= ALSO_NAMED * top).nonzero()[0]
+        if len(near) > 1:
+            near = near[(-contributions[near]).argsort()]
         others = [self.names[j] for j in near.tolist() if j != culprit][:2]
         also = f", with {' and '.join(others)}" if others else ""
         detail = (
-            f"{name}={number(float(v[culprit]))} no longer fits how the inputs move together"
+            f"{name}={number(value)} no longer fits how the inputs move together"
             f"{also} ({top:.3g} times the limit; its reference mean is {number(expected)})"
         )
-        return Explanation(name, float(v[culprit]), expected, deviation, "relations", detail)
+        return Explanation(name, value, expected, deviation, "relations", detail)
