@@ -130,9 +130,9 @@ class ProcessView:
         if severity < self.threshold:
             _, ended = self.episodes.advance(None)
             return Judged(severity, False, False, None, tuple(f"end:{name}" for name in ended))
-        culprit = int(np.argmax(contributions))
-        explanation = self._explain(v, severity, contributions, culprit)
+        culprit = int(contributions.argmax())
         others = _implicated(contributions, culprit)
+        explanation = self._explain(v, severity, contributions, culprit, others)
         alarm, ended = self.episodes.advance(
             self.names[culprit], also=[self.names[j] for j in others]
         )
@@ -153,11 +153,12 @@ class ProcessView:
         severity: float,
         contributions: NDArray[np.float64],
         culprit: int,
+        others: list[int],
     ) -> Explanation:
         assert self.monitor is not None
-        name = self.names[culprit]
-        shown = f"{name}={number(float(v[culprit]))}"
-        kept = list(self.monitor.inputs_)
+        name, value = self.names[culprit], float(v[culprit])
+        shown = f"{name}={number(value)}"
+        kept = self.monitor.inputs_.tolist()
         expected, deviation = math.nan, math.nan
         if culprit in kept:
             at = kept.index(culprit)
@@ -169,21 +170,24 @@ class ProcessView:
                     f"{shown} has not changed for {int(run) + 1} readings, longer than its "
                     f"reference makes plausible (about {limit:.0f})"
                 )
-                return Explanation(name, float(v[culprit]), expected, deviation, "stuck", detail)
+                return Explanation(name, value, expected, deviation, "stuck", detail)
         top = float(contributions[culprit])
-        others = [self.names[j] for j in _implicated(contributions, culprit)[:2]]
-        also = f", with {' and '.join(others)}" if others else ""
+        named = [self.names[j] for j in others[:2]]
+        also = f", with {' and '.join(named)}" if named else ""
         # An input's contribution is its part of a view's ratio: over the severity, its share.
         detail = (
             f"{shown} no longer fits how the inputs move together{also} ({severity:.3g} times "
             f"the limit, {top / severity:.0%} of it from {name}; its reference mean is "
             f"{number(expected)})"
         )
-        return Explanation(name, float(v[culprit]), expected, deviation, "relations", detail)
+        return Explanation(name, value, expected, deviation, "relations", detail)
 
 
 def _implicated(contributions: NDArray[np.float64], culprit: int) -> list[int]:
     """The other inputs that broke the relations with the culprit, the largest part first."""
-    near = np.flatnonzero(contributions >= ALSO_NAMED * contributions[culprit])
-    near = near[np.argsort(-contributions[near])]
+    # Every reading of a fault goes through here: array methods (numpy's functions wrap them),
+    # and no sort when the culprit stands alone.
+    near = (contributions >= ALSO_NAMED * contributions[culprit]).nonzero()[0]
+    if len(near) > 1:
+        near = near[(-contributions[near]).argsort()]
     return [j for j in near.tolist() if j != culprit]

@@ -410,16 +410,13 @@ class DefaultDetector(Detector):
         process = self.__dict__["process_"] if "process_" in self.__dict__ else self._process(x)
         if process is None:
             return self._detect_inputs(x)
-        score, abnormal, alarm = 0.0, False, False
-        explanation: Explanation | None = None
-        events: list[str] = []
-        best = -1.0
-        if process is not None:
-            judged = process.detect(process.vector(x))
-            score = kernel.score_of(judged.severity)
-            abnormal, alarm, explanation = judged.abnormal, judged.alarm, judged.explanation
-            events.extend(judged.events)
-            best = score if abnormal else -1.0
+        judged = process.detect(process.vector(x))
+        score = kernel.score_of(judged.severity)
+        abnormal, alarm, explanation = judged.abnormal, judged.alarm, judged.explanation
+        if process.watched.issuperset(x):  # the usual reading: the process view judges it all
+            return Verdict(score, abnormal, alarm, explanation, judged.events)
+        events = list(judged.events)
+        best = score if abnormal else -1.0
         step = kernel.step
         for name, value in self._own(x, process):
             state = self._state(name)

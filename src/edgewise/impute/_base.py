@@ -6,14 +6,28 @@ import math
 
 from edgewise.stream import Reading, Transformer, Values
 
-__all__ = ["Imputer", "filled", "flag_imputed"]
+__all__ = ["Imputer", "complete", "filled", "flag_imputed"]
+
+
+def complete(x: Values) -> bool:
+    """Whether no value of ``x`` is missing.
+
+    A sum is nan when any of its terms is: one pass in C spares the usual reading a Python loop.
+    (It is nan too where infinities of both signs meet: such a reading takes the long way.)
+    """
+    total = sum(x.values())
+    return total == total
 
 
 def filled(before: Values, after: Values) -> list[str]:
     """Names that were missing (or absent) in ``before`` and hold a value in ``after``."""
     # ``v != v`` holds for nan only, and costs less than math.isnan: this runs on every value.
     nan = math.nan
-    names = [n for n, v in before.items() if v != v and (a := after.get(n, nan)) == a]
+    names = (
+        []
+        if complete(before)
+        else [n for n, v in before.items() if v != v and (a := after.get(n, nan)) == a]
+    )
     if len(after) > len(before):
         names += [n for n, a in after.items() if n not in before and a == a]
     return names

@@ -9,7 +9,7 @@ import numpy as np
 
 from edgewise.stream import Array, Values, column_names, register
 
-from ._base import Imputer
+from ._base import Imputer, complete
 
 __all__ = ["LastValue"]
 
@@ -53,6 +53,13 @@ class LastValue(Imputer):
     def transform_one(self, x: Values) -> Values:
         last = getattr(self, "last_", {})
         return {k: v if v == v else last.get(k, v) for k, v in x.items()}
+
+    def _learn_transform(self, x: Values) -> Values:
+        last = self.__dict__.get("last_")
+        if last is not None and complete(x):  # the usual reading: nothing to fill
+            last.update(x)
+            return dict(x)
+        return super()._learn_transform(x)
 
     def learn_transform_many(self, X: Array, columns: Sequence[str] | None = None) -> Array:
         # A vectorised forward fill: 1M rows take milliseconds instead of seconds row by row.
