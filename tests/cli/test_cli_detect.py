@@ -109,6 +109,9 @@ def run(*args: str | Path) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+OUTPUT_COLUMNS = ["timestamp", "seq", "score", "is_anomaly", "alarm", "explanation", "events"]
+
+
 def scores(path: Path) -> pd.DataFrame:
     return pd.read_csv(
         path, keep_default_na=False, dtype={"is_anomaly": str, "alarm": str, "explanation": str}
@@ -120,15 +123,7 @@ def test_defaults_infer_timestamp_and_numeric_columns(tmp_path: Path) -> None:
     code, _, err = run(tmp_path / "in.csv", "-o", tmp_path / "out.csv")
     assert code == 0, err
     out = scores(tmp_path / "out.csv")
-    assert list(out.columns) == [
-        "timestamp",
-        "seq",
-        "score",
-        "is_anomaly",
-        "alarm",
-        "explanation",
-        "events",
-    ]
+    assert list(out.columns) == OUTPUT_COLUMNS
     assert out["timestamp"].tolist() == readings()["time"].tolist()
     assert out["is_anomaly"].tolist().count("true") == 1
     assert out.loc[45, "is_anomaly"] == "true"
@@ -199,16 +194,7 @@ def test_long_format_has_one_model_per_stream(tmp_path: Path) -> None:
     )
     assert code == 0, err
     out = scores(tmp_path / "out.csv")
-    assert list(out.columns) == [
-        "device",
-        "timestamp",
-        "seq",
-        "score",
-        "is_anomaly",
-        "alarm",
-        "explanation",
-        "events",
-    ]
+    assert list(out.columns) == ["device", *OUTPUT_COLUMNS]
     assert out["device"].tolist() == long["device"].tolist()
     flagged = out[out["is_anomaly"] == "true"]
     assert flagged["device"].tolist() == ["a"]

@@ -56,6 +56,12 @@ DataOption = Annotated[
 JsonOption = Annotated[
     Path | None, typer.Option("--json", help="Also write the result, with run metadata, as JSON.")
 ]
+DetectorOption = Annotated[
+    str, typer.Option(help="Registered detector (see `edgewise detectors`).")
+]
+ParamOption = Annotated[
+    list[str] | None, typer.Option(help="Detector parameter KEY=VALUE; repeat for several.")
+]
 
 
 @app.callback()
@@ -185,13 +191,8 @@ def nab(
             "holding NAB/. Default: NAB/ in the datasets folder ($EDGEWISE_DATA)."
         ),
     ] = None,
-    detector: Annotated[
-        str, typer.Option(help="Registered detector (see `edgewise detectors`).")
-    ] = DEFAULT_DETECTOR,
-    param: Annotated[
-        list[str] | None,
-        typer.Option(help="Detector parameter KEY=VALUE; repeat for several."),
-    ] = None,
+    detector: DetectorOption = DEFAULT_DETECTOR,
+    param: ParamOption = None,
     json_out: JsonOption = None,
     results_dir: Annotated[
         Path | None,
@@ -247,13 +248,8 @@ def quality(
 
 @app.command()
 def stationary(
-    detector: Annotated[
-        str, typer.Option(help="Registered detector (see `edgewise detectors`).")
-    ] = DEFAULT_DETECTOR,
-    param: Annotated[
-        list[str] | None,
-        typer.Option(help="Detector parameter KEY=VALUE; repeat for several."),
-    ] = None,
+    detector: DetectorOption = DEFAULT_DETECTOR,
+    param: ParamOption = None,
     seeds: Annotated[int, typer.Option(min=1, help="Series per signal.")] = 5,
     json_out: JsonOption = None,
 ) -> None:

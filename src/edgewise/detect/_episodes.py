@@ -6,8 +6,10 @@ for that input. During an episode, the views (or causes) it has seen are remembe
 going abnormal raises a new alarm (a second, different fault is reported), the same view does not.
 A different input going abnormal starts its own episode, with its own alarm.
 
-One small ``float64`` array per input holds an episode (:data:`SIZE` words), so the default
-detector's numba kernel and the Python detectors share :func:`advance`.
+One small ``float64`` array per input holds an episode (:data:`SIZE` words), advanced by the
+numba :func:`advance`, for the calibrated detectors and the default detector's process view. The
+default detector's per-input kernel keeps its episode in its own flat state instead, with what
+only it needs: the acceptance of a lasting change and the normal frozen at the alarm.
 """
 
 from __future__ import annotations

@@ -216,12 +216,9 @@ class ProcessMonitor:
         self.kernel_params_ = self._params(
             self.distance_limit_, self.level_limit_, self.tolerance_, self.n_reference_
         )
-        self.lags_ = np.zeros((self.lags, d))
-        self.level_ = np.zeros(d)
-        self.deviations_ = np.ones(d)
-        self.last_ = np.full(d, np.nan)
-        self.runs_ = np.zeros(d)
-        self.shift_ = np.zeros(d)
+        self.lags_, self.level_, self.deviations_, self.last_, self.runs_, self.shift_ = (
+            kernel.fresh_stream(self.lags, d)
+        )
         self.distance_ = self.distance_start_
         self.count_ = 0
         return self

@@ -27,6 +27,7 @@ __all__ = [
     "P_SMOOTHING",
     "P_TOLERANCE2",
     "advance",
+    "fresh_stream",
     "statistics",
 ]
 
@@ -192,6 +193,29 @@ def advance(
     return ratio, new_distance, d2, level_stat / variance
 
 
+Stream = tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]
+
+
+@numba.njit(cache=True, nogil=True)
+def fresh_stream(n_lags: int, d: int) -> Stream:
+    """The stream state before any reading: lags, level, deviations, last values, runs, shift."""
+    return (
+        np.zeros((n_lags, d)),
+        np.zeros(d),
+        np.ones(d),
+        np.full(d, np.nan),
+        np.zeros(d),
+        np.zeros(d),
+    )
+
+
 @numba.njit(cache=True, nogil=True)
 def statistics(
     X: NDArray[np.float64],
@@ -206,13 +230,7 @@ def statistics(
     distance: float,
 ) -> NDArray[np.float64]:
     """Stream ``X`` through a fresh state; per row: the smoothed distance, distance and level."""
-    d = inputs.shape[0]
-    lags = np.zeros((n_lags, d))
-    level = np.zeros(d)
-    deviations = np.ones(d)
-    last = np.full(d, np.nan)
-    runs = np.zeros(d)
-    shift = np.zeros(d)
+    lags, level, deviations, last, runs, shift = fresh_stream(n_lags, inputs.shape[0])
     contributions = np.empty(X.shape[1])
     out = np.empty((X.shape[0], 3))
     for t in range(X.shape[0]):

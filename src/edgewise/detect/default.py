@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -409,38 +409,33 @@ class DefaultDetector(Detector):
     def detect_one(self, x: Values) -> Verdict:
         process = self.__dict__["process_"] if "process_" in self.__dict__ else self._process(x)
         if process is None:
-            return self._detect_inputs(x)
+            return self._detect_inputs(x.items())
         judged = process.detect(process.vector(x))
         score = kernel.score_of(judged.severity)
         abnormal, alarm, explanation = judged.abnormal, judged.alarm, judged.explanation
         if process.watched.issuperset(x):  # the usual reading: the process view judges it all
             return Verdict(score, abnormal, alarm, explanation, judged.events)
-        events = list(judged.events)
-        best = score if abnormal else -1.0
-        step = kernel.step
-        for name, value in self._own(x, process):
-            state = self._state(name)
-            s = step(state, value, kernel.DETECT)
-            score = max(score, s)
-            if not math.isfinite(value):
-                continue
-            views, happened = int(state[kernel.O_VIEWS]), int(state[kernel.O_EVENTS])
-            if happened:
-                alarm |= bool(happened & kernel.ALARM)
-                events.extend(_event_names(name, happened))
-            if views and s > best:
-                abnormal, best = True, s
-                explanation = self._explain(name, value, views, state[kernel.O_EXPECTED :])
-        return Verdict(score, abnormal, alarm, explanation, tuple(events))
+        own = self._detect_inputs(self._own(x, process), best=score if abnormal else -1.0)
+        return Verdict(
+            max(score, own.score),
+            abnormal or own.is_anomaly,
+            alarm or own.alarm,
+            own.explanation if own.is_anomaly else explanation,
+            judged.events + own.events,
+        )
 
-    def _detect_inputs(self, x: Values) -> Verdict:
-        """:meth:`detect_one` when every input has a model of its own: the hot path."""
+    def _detect_inputs(self, values: Iterable[tuple[str, float]], best: float = -1.0) -> Verdict:
+        """:meth:`detect_one` by the per-input models (the hot path, when every input has one).
+
+        An abnormal input explains the reading if it scores above ``best`` (what the process
+        view's abnormal verdict scored), and only then makes the verdict abnormal.
+        """
         states: dict[str, NDArray[np.float64]] | None = self.__dict__.get("states_")
         step = kernel.step
-        score, abnormal, alarm, best = 0.0, False, False, -1.0
+        score, abnormal, alarm = 0.0, False, False
         explanation: Explanation | None = None
         events: list[str] | None = None
-        for name, value in x.items():
+        for name, value in values:
             state = None if states is None else states.get(name)
             if state is None:
                 state = self._state(name)

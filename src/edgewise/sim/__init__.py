@@ -2,7 +2,6 @@
 
 from .monitor import (
     DEMO_DETECTOR,
-    DEMO_DETECTOR_PARAMS,
     Alarm,
     Finding,
     MachineState,
@@ -13,7 +12,6 @@ from .plant import MACHINES, RESOLUTION, SENSORS, UNITS, Fault, Machine, Plant, 
 
 __all__ = [
     "DEMO_DETECTOR",
-    "DEMO_DETECTOR_PARAMS",
     "MACHINES",
     "RESOLUTION",
     "SENSORS",

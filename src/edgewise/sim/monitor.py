@@ -14,7 +14,6 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,6 @@ from .plant import Fault
 
 __all__ = [
     "DEMO_DETECTOR",
-    "DEMO_DETECTOR_PARAMS",
     "Alarm",
     "Finding",
     "MachineState",
@@ -37,9 +35,6 @@ __all__ = [
 
 DEMO_DETECTOR = "default"
 """The detector the demo runs on each machine."""
-
-DEMO_DETECTOR_PARAMS: Mapping[str, Any] = MappingProxyType({})
-"""Its parameters: the defaults, which an operator keeps (docs/demo.md)."""
 
 STUCK = "flatline check"
 NO_DATA = "missing-data check"
@@ -117,7 +112,7 @@ class Monitor:
         *,
         start: float,
         detector: str = DEMO_DETECTOR,
-        detector_params: Mapping[str, Any] = DEMO_DETECTOR_PARAMS,
+        detector_params: Mapping[str, Any] | None = None,
         stuck_after: int = 15,
         missing_after: int = 5,
         quiet: float = 3600.0,
