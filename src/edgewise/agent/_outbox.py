@@ -1,0 +1,341 @@
+"""The durable outbox: what the agent has accepted, until the hub acknowledges it.
+
+One SQLite file (WAL, ``synchronous=FULL``) holds four things, each written in the same
+transaction as the batch that made it, so a crash leaves them consistent:
+
+- ``outbox``: records for the hub (events, summaries, readings with their detection records,
+  heartbeats), one row per idempotency key, deleted once the hub has stored them;
+- ``journal``: the readings the pipelines took since the last checkpoint, in the order they took
+  them, so a restart replays them onto the checkpoint and ends in the same state;
+- ``checkpoint``: each pipeline's state in edgewise's versioned format (never pickle), with the
+  journal position it includes;
+- ``applied`` and ``fired``: the hub's commands applied, the actions fired, by key, so neither
+  happens twice.
+
+The disk budget: records of data nobody upstream still holds (polled values, derived summaries)
+are dropped when the budget is reached, oldest raw readings first and events last, with a counter
+for each; a batch that holds data a sender keeps until acknowledged (MQTT QoS 1, HTTP push) is
+refused with :class:`OutboxFull` instead, so the sender keeps it and nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PRIORITY", "Outbox", "OutboxFull", "Record", "Stored"]
+
+PRIORITY = {"event": 0, "summary": 1, "heartbeat": 2, "reading": 2}
+"""Which records go first when bandwidth is short (low first), and which are dropped last."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    priority INTEGER NOT NULL,
+    device TEXT NOT NULL, stream TEXT NOT NULL, kind TEXT NOT NULL,
+    seq INTEGER NOT NULL, name TEXT NOT NULL,
+    timestamp REAL NOT NULL, received REAL,
+    body TEXT NOT NULL, size INTEGER NOT NULL, upstream INTEGER NOT NULL,
+    UNIQUE (device, stream, kind, seq, name)
+);
+CREATE INDEX IF NOT EXISTS outbox_send ON outbox (priority, id);
+CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoint (
+    pipeline TEXT PRIMARY KEY, journal_id INTEGER NOT NULL, state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS applied (command INTEGER PRIMARY KEY, acked INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS fired (action TEXT NOT NULL, key TEXT NOT NULL,
+                                  PRIMARY KEY (action, key));
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+# What a row costs beyond its body: the key columns and SQLite's own overhead, roughly.
+_ROW_OVERHEAD = 96
+
+
+class OutboxFull(Exception):
+    """The batch does not fit the disk budget (or the disk): nothing of it was stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record for the hub, in the wire protocol's shape (``docs/protocol.md``)."""
+
+    device: str
+    stream: str
+    kind: str
+    seq: int
+    name: str
+    timestamp: float
+    received: float | None
+    body: Mapping[str, Any]
+
+    def wire(self) -> dict[str, Any]:
+        """The record as the protocol sends it."""
+        return {
+            "device": self.device,
+            "stream": self.stream,
+            "kind": self.kind,
+            "seq": self.seq,
+            "name": self.name,
+            "timestamp": self.timestamp,
+            "received": self.received,
+            "body": self.body,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A record as the outbox holds it: its row id and its wire form, already encoded."""
+
+    id: int
+    kind: str
+    wire: str
+
+
+class Outbox:
+    """The agent's SQLite outbox, shared by the runner (writes) and the uplink (reads, deletes).
+
+    >>> import tempfile, os
+    >>> box = Outbox(os.path.join(tempfile.mkdtemp(), "outbox.db"), max_bytes=1 << 20)
+    >>> r = Record("press-7", "pump-1", "reading", 0, "", 1.7e9, None, {"values": {"t": 1.0}})
+    >>> box.put([r], journal=[], upstream=True)
+    >>> [s.kind for s in box.peek(limit=10)]
+    ['reading']
+    >>> box.delete([s.id for s in box.peek(limit=10)]); box.pending()
+    0
+    """
+
+    def __init__(self, path: str | Path, *, max_bytes: int) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be > 0, got {max_bytes}")
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection, shared under a lock: SQLite serialises writers anyway, and the
+        # uplink's network calls happen outside it.
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM outbox").fetchone()
+        self.bytes_: int = int(row[0])
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def put(
+        self,
+        records: Sequence[Record],
+        *,
+        journal: Sequence[str],
+        upstream: bool,
+        applied: Iterable[int] = (),
+    ) -> None:
+        """Store ``records`` and ``journal`` entries in one transaction, durably.
+
+        ``upstream`` says whether a sender still holds the data until it is acknowledged: such
+        a batch is refused whole (:class:`OutboxFull`) when it does not fit; other data makes
+        room by dropping what the policy allows, or is dropped itself, counted. ``applied``
+        names the hub's commands whose effect the journal entries carry.
+        """
+        rows = [
+            (
+                PRIORITY[r.kind],
+                r.device,
+                r.stream,
+                r.kind,
+                r.seq,
+                r.name,
+                r.timestamp,
+                r.received,
+                body := json.dumps(r.body, separators=(",", ":"), allow_nan=False),
+                len(body) + _ROW_OVERHEAD,
+                int(upstream),
+            )
+            for r in records
+        ]
+        size = sum(row[9] for row in rows)
+        try:
+            with self._transaction() as db:
+                if self.bytes_ + size > self.max_bytes:
+                    self._make_room(db, self.bytes_ + size - self.max_bytes, upstream, rows)
+                    size = sum(row[9] for row in rows)
+                before = db.total_changes
+                db.executemany(
+                    "INSERT OR IGNORE INTO outbox (priority, device, stream, kind, seq, name,"
+                    " timestamp, received, body, size, upstream)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                duplicates = len(rows) - (db.total_changes - before)
+                db.executemany("INSERT INTO journal (entry) VALUES (?)", [(e,) for e in journal])
+                db.executemany(
+                    "INSERT OR IGNORE INTO applied VALUES (?, 0)", [(c,) for c in applied]
+                )
+                if duplicates:
+                    self._count(db, "outbox_duplicates", duplicates)
+        except sqlite3.OperationalError as error:
+            if "full" in str(error):  # SQLITE_FULL: the disk itself, not our budget
+                raise OutboxFull(f"{self.path}: {error}") from None
+            raise
+        # A duplicate's size was counted in ``size``: recount rather than track it row by row.
+        if duplicates:
+            self.bytes_ = self._sum_sizes()
+        else:
+            self.bytes_ += size
+
+    def _make_room(
+        self, db: sqlite3.Connection, needed: int, upstream: bool, rows: list[tuple[Any, ...]]
+    ) -> None:
+        # Droppable: what no sender holds any more, lowest priority (raw readings) and oldest first.
+        victims = db.execute(
+            "SELECT id, size, kind FROM outbox WHERE upstream = 0 ORDER BY priority DESC, id"
+        )
+        dropped: list[tuple[int]] = []
+        freed = 0
+        dropped_kinds: dict[str, int] = {}
+        for row_id, size, kind in victims:
+            if freed >= needed:
+                break
+            dropped.append((row_id,))
+            freed += size
+            dropped_kinds[kind] = dropped_kinds.get(kind, 0) + 1
+        if freed < needed:
+            if upstream:
+                raise OutboxFull(
+                    f"{self.path}: the batch needs {needed - freed} bytes more than the budget of "
+                    f"{self.max_bytes} allows"
+                )
+            # Nobody else holds this batch: it is the one dropped, counted.
+            for row in rows:
+                self._count(db, f"dropped_{row[3]}", 1)
+            rows.clear()
+            return
+        db.executemany("DELETE FROM outbox WHERE id = ?", dropped)
+        for kind, n in dropped_kinds.items():
+            self._count(db, f"dropped_{kind}", n)
+        self.bytes_ -= freed
+
+    def _count(self, db: sqlite3.Connection, name: str, n: int) -> None:
+        db.execute(
+            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
+            (name, n, n),
+        )
+
+    def _sum_sizes(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM outbox").fetchone()[0])
+
+    # -- the uplink's side --------------------------------------------------------------------
+
+    def peek(self, *, limit: int, max_bytes: int | None = None) -> list[Stored]:
+        """The next records to send: events, then summaries, then readings; oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, device, stream, kind, seq, name, timestamp, received, body, size"
+                " FROM outbox ORDER BY priority, id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        out: list[Stored] = []
+        total = 0
+        for row_id, device, stream, kind, seq, name, ts, received, body, size in rows:
+            total += size
+            if max_bytes is not None and out and total > max_bytes:
+                break
+            wire = (
+                f'{{"device":{json.dumps(device)},"stream":{json.dumps(stream)},'
+                f'"kind":"{kind}","seq":{seq},"name":{json.dumps(name)},"timestamp":{ts!r},'
+                f'"received":{"null" if received is None else repr(received)},"body":{body}}}'
+            )
+            out.append(Stored(row_id, kind, wire))
+        return out
+
+    def delete(self, ids: Sequence[int]) -> None:
+        """Forget records the hub has stored."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+        self.bytes_ = self._sum_sizes()
+
+    def pending(self) -> int:
+        """How many records wait for the hub."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    # -- checkpoints, commands, actions, counters ----------------------------------------------
+
+    def checkpoint(self, states: Mapping[str, bytes]) -> None:
+        """Save each pipeline's state as of the journal's end, and truncate the journal."""
+        with self._transaction() as db:
+            last = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()[0])
+            db.executemany(
+                "INSERT OR REPLACE INTO checkpoint VALUES (?, ?, ?)",
+                [(name, last, state) for name, state in states.items()],
+            )
+            db.execute("DELETE FROM journal WHERE id <= ?", (last,))
+
+    def last_checkpoint(self) -> dict[str, bytes]:
+        """The pipelines' states of the last checkpoint (empty before the first)."""
+        with self._lock:
+            rows = self._db.execute("SELECT pipeline, state FROM checkpoint").fetchall()
+        return {name: bytes(state) for name, state in rows}
+
+    def journal(self) -> list[str]:
+        """The journal entries since the last checkpoint, in order."""
+        with self._lock:
+            rows = self._db.execute("SELECT entry FROM journal ORDER BY id").fetchall()
+        return [entry for (entry,) in rows]
+
+    def applied(self, command: int) -> bool:
+        """Whether the hub's command ``command`` was applied already."""
+        with self._lock:
+            found = self._db.execute("SELECT 1 FROM applied WHERE command = ?", (command,))
+            return found.fetchone() is not None
+
+    def unacked_commands(self) -> list[int]:
+        """Applied commands the hub has not yet been told about."""
+        with self._lock:
+            rows = self._db.execute("SELECT command FROM applied WHERE acked = 0").fetchall()
+        return [c for (c,) in rows]
+
+    def commands_acked(self, commands: Sequence[int]) -> None:
+        """The hub has heard that ``commands`` were applied."""
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE applied SET acked = 1 WHERE command = ?", [(c,) for c in commands]
+            )
+
+    def claim(self, action: str, key: str) -> bool:
+        """Record that ``action`` fires for event ``key``; false if it already did."""
+        with self._transaction() as db:
+            before = db.total_changes
+            db.execute("INSERT OR IGNORE INTO fired VALUES (?, ?)", (action, key))
+            return db.total_changes > before
+
+    def counters(self) -> dict[str, int]:
+        """What the outbox counted: records dropped by kind, duplicates ignored."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, value FROM counters").fetchall()
+        return {name: int(value) for name, value in rows}
+
+    def close(self) -> None:
+        """Close the file (a checkpoint of the WAL happens on the last connection's close)."""
+        with self._lock:
+            self._db.close()
