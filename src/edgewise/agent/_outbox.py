@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS checkpoint (
 CREATE TABLE IF NOT EXISTS applied (command INTEGER PRIMARY KEY, acked INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fired (action TEXT NOT NULL, key TEXT NOT NULL,
                                   PRIMARY KEY (action, key));
+CREATE TABLE IF NOT EXISTS delivered (digest BLOB PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -133,13 +134,19 @@ class Outbox:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as error:
+                if "full" in str(error):  # SQLITE_FULL: the disk itself is full
+                    raise OutboxFull(f"{self.path}: {error}") from None
                 raise
-            self._db.execute("COMMIT")
 
     def put(
         self,
@@ -148,13 +155,16 @@ class Outbox:
         journal: Sequence[str],
         upstream: bool,
         applied: Iterable[int] = (),
+        delivered: Iterable[bytes] = (),
+        now: float = 0.0,
     ) -> None:
         """Store ``records`` and ``journal`` entries in one transaction, durably.
 
         ``upstream`` says whether a sender still holds the data until it is acknowledged: such
         a batch is refused whole (:class:`OutboxFull`) when it does not fit; other data makes
         room by dropping what the policy allows, or is dropped itself, counted. ``applied``
-        names the hub's commands whose effect the journal entries carry.
+        names the hub's commands whose effect the journal entries carry; ``delivered`` the
+        digests of the messages stored, so a message the broker delivers again is known.
         """
         rows = [
             (
@@ -173,6 +183,7 @@ class Outbox:
             for r in records
         ]
         size = sum(row[9] for row in rows)
+        bytes_before = self.bytes_
         try:
             with self._transaction() as db:
                 if self.bytes_ + size > self.max_bytes:
@@ -192,9 +203,8 @@ class Outbox:
                 )
                 if duplicates:
                     self._count(db, "outbox_duplicates", duplicates)
-        except sqlite3.OperationalError as error:
-            if "full" in str(error):  # SQLITE_FULL: the disk itself, not our budget
-                raise OutboxFull(f"{self.path}: {error}") from None
+        except BaseException:
+            self.bytes_ = bytes_before  # what _make_room freed was rolled back
             raise
         # A duplicate's size was counted in ``size``: recount rather than track it row by row.
         if duplicates:
@@ -290,6 +300,17 @@ class Outbox:
                 [(name, last, state) for name, state in states.items()],
             )
             db.execute("DELETE FROM journal WHERE id <= ?", (last,))
+
+    def delivered(self) -> set[bytes]:
+        """The digests of the messages stored lately (see :meth:`forget_delivered`)."""
+        with self._lock:
+            rows = self._db.execute("SELECT digest FROM delivered").fetchall()
+        return {bytes(d) for (d,) in rows}
+
+    def forget_delivered(self, before: float) -> None:
+        """Forget digests stored before ``before``: a broker re-delivers right after a restart."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM delivered WHERE at < ?", (before,))
 
     def last_checkpoint(self) -> dict[str, bytes]:
         """The pipelines' states of the last checkpoint (empty before the first)."""

@@ -1,0 +1,520 @@
+"""The agent: inputs in, every stream through its pipeline, events and actions, the outbox out.
+
+One worker thread owns the pipelines. It takes what the inputs delivered in small batches
+(a few milliseconds' worth), decodes and checks them, runs each reading through its stream's
+pipeline, and stores in one outbox transaction the readings (with their detection records), the
+events, and the journal of what the pipelines took; only then are the messages acknowledged to
+their senders and the events handed to the actions. Every ``checkpoint_every_s`` the pipelines'
+state is saved and the journal truncated; a restart loads the checkpoint and replays the journal,
+which ends in the same state with the same sequence numbers, so replayed records carry the keys
+they had (the outbox and the hub keep one of each) and actions already fired do not fire again.
+Inference never waits for the network: the uplink is another thread, reading the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgewise.stream import Pipeline, Reading, StateError, load_state, save_state
+from edgewise.stream._spec import build
+
+from ._config import AgentConfig
+from ._event import Event, events_of
+from ._inbound import Inbound, Input
+from ._outbox import Outbox, OutboxFull, Record
+
+__all__ = ["Agent", "AgentStats"]
+
+log = logging.getLogger("edgewise.agent")
+
+_BATCH_MESSAGES = 2000  # most messages one outbox transaction takes
+_BATCH_WAIT_S = 0.005  # how long a batch waits for company once its first message is in
+_QUEUE_SIZE = 20_000  # messages waiting for the worker; a full queue holds back the inputs
+_DELIVERED_TTL_S = 3600.0  # a broker re-delivers unacknowledged messages right after a restart
+_SUMMARIES = "summaries"  # the checkpoint entry of the summaries in progress
+
+
+@dataclass
+class _Window:
+    """One stream's summary in progress: per input min, sum, max, count; top score; abnormal."""
+
+    start: float
+    inputs: dict[str, list[float]] = field(default_factory=dict)
+    max_score: float = 0.0
+    abnormal: int = 0
+
+    def add(self, reading: Reading) -> None:
+        for name, value in reading.values.items():
+            if math.isnan(value):
+                continue
+            acc = self.inputs.get(name)
+            if acc is None:
+                self.inputs[name] = [value, value, value, 1.0]
+            else:
+                acc[0] = min(acc[0], value)
+                acc[1] += value
+                acc[2] = max(acc[2], value)
+                acc[3] += 1.0
+        for d in reading.detections:
+            self.max_score = max(self.max_score, d.score)
+            self.abnormal += d.is_anomaly
+
+    def body(self, window_s: float) -> dict[str, Any]:
+        return {
+            "window_s": window_s,
+            "inputs": {
+                k: {"min": a[0], "mean": a[1] / a[3], "max": a[2], "count": int(a[3])}
+                for k, a in self.inputs.items()
+            },
+            "max_score": self.max_score,
+            "abnormal": self.abnormal,
+        }
+
+
+@dataclass
+class AgentStats:
+    """What the agent counted since it started (the metrics read these)."""
+
+    messages: int = 0
+    readings: int = 0
+    detections: int = 0
+    events: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    replayed: int = 0
+    held_back: int = 0  # batches kept in memory while the outbox was full
+    checkpoints: int = 0
+    skew: dict[str, float] = field(default_factory=dict)  # stream → receive minus device time
+
+    def reject(self, kind: str, n: int = 1) -> None:
+        self.rejected[kind] = self.rejected.get(kind, 0) + n
+
+
+@dataclass
+class _Batch:
+    """Everything one outbox transaction holds, and what to do once it is durable."""
+
+    records: list[Record] = field(default_factory=list)
+    journal: list[str] = field(default_factory=list)
+    acks: list[Callable[[], None]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    digests: list[bytes] = field(default_factory=list)
+    applied: list[int] = field(default_factory=list)
+    upstream: bool = False
+
+
+class Agent:
+    """Run a configuration: ``start()``, then ``stop()`` (flush, checkpoint); ``reload(config)``.
+
+    ``decode(inbound) -> list[Reading]`` turns payloads into readings (raising ``ValueError``
+    with a ``kind`` attribute for bad input); ``on_event`` receives every new event after it is
+    durable (the local actions); ``inputs`` overrides the inputs the configuration names (tests,
+    benchmarks).
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        decode: Callable[[Inbound], list[Reading]] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        inputs: list[Input] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.device = config.device.id
+        self.decode = decode
+        self.on_event = on_event
+        self.clock = clock
+        self.stats = AgentStats()
+        self.outbox = Outbox(
+            Path(config.storage.dir) / "outbox.db",
+            max_bytes=int(config.storage.max_outbox_mb * 2**20),
+        )
+        self.inputs: list[Input] = inputs if inputs is not None else []
+        self._queue: queue.Queue[Inbound] = queue.Queue(_QUEUE_SIZE)
+        self._commands: queue.Queue[Mapping[str, Any]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._held: _Batch | None = None
+        self._pipelines: dict[str, Pipeline] = {}
+        self._route: dict[str, tuple[str, Pipeline, bool] | None] = {}
+        self._windows: dict[str, _Window] = {}
+        self._delivered: set[bytes] = set()
+        self._last_checkpoint = time.monotonic()
+        self.ready = threading.Event()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Restore the last checkpoint, replay the journal, start the worker and the inputs."""
+        self._restore()
+        self._thread = threading.Thread(target=self._work, name="agent-worker", daemon=True)
+        self._thread.start()
+        for source in self.inputs:
+            source.start(self.deliver)
+        self.ready.set()
+
+    def deliver(self, inbound: Inbound) -> None:
+        """Where inputs put their messages (blocks while the worker is far behind)."""
+        self._queue.put(inbound)
+
+    def command(self, command: Mapping[str, Any]) -> bool:
+        """Take a command from the hub (any thread); it is applied by the worker, exactly once."""
+        self._commands.put(command)
+        return True
+
+    def stop(self) -> None:
+        """Stop the inputs, process what they delivered, checkpoint (the outbox stays open)."""
+        for source in self.inputs:
+            source.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._held is None:
+            self._checkpoint()
+
+    def close(self) -> None:
+        """Close the outbox (after :meth:`stop`, and after the uplink's last use of it)."""
+        self.outbox.close()
+
+    def reload(self, config: AgentConfig, inputs: list[Input]) -> None:
+        """Take a new configuration and its ``inputs`` without losing state: streams keep their
+        lanes when their pipeline's spec is unchanged; a changed spec starts its streams afresh."""
+        self.stop()
+        self.inputs = inputs
+        kept = {
+            name: pipeline
+            for name, pipeline in self._pipelines.items()
+            if name in config.pipelines
+            and pipeline.to_spec()
+            == Pipeline.from_spec(config.pipelines[name].model_dump()).to_spec()
+        }
+        self.config = config
+        self._pipelines = kept
+        self._route.clear()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._work, name="agent-worker", daemon=True)
+        self._thread.start()
+        for source in self.inputs:
+            source.start(self.deliver)
+
+    # -- restore ------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        states = self.outbox.last_checkpoint()
+        for name, spec in self.config.pipelines.items():
+            state = states.get(name)
+            if state is None:
+                continue
+            try:
+                step, _meta = load_state(state)
+            except StateError as error:
+                log.warning("pipeline %s: its checkpoint is not used: %s", name, error)
+                continue
+            fresh = build(spec.model_dump())
+            if isinstance(step, Pipeline) and step.to_spec() == fresh.to_spec():
+                self._pipelines[name] = step
+            else:
+                log.warning(
+                    "pipeline %s changed since the checkpoint: its streams start afresh", name
+                )
+        windows = states.get(_SUMMARIES)
+        if windows is not None:
+            for stream, w in json.loads(windows).items():
+                self._windows[stream] = _Window(
+                    w["start"], w["inputs"], w["max_score"], w["abnormal"]
+                )
+        self._delivered = self.outbox.delivered()
+        for entry in self.outbox.journal():
+            batch = _Batch()
+            self._replay(json.loads(entry), batch)
+            self._store(batch, journal=False)
+            self.stats.replayed += 1
+        if self.stats.replayed:
+            log.info("replayed %d journal entries onto the checkpoint", self.stats.replayed)
+
+    def _replay(self, entry: Mapping[str, Any], batch: _Batch) -> None:
+        if "relearn" in entry:
+            self._relearn(entry["relearn"], entry["command"], batch)
+            return
+        reading = Reading(entry["s"], entry["t"], entry["v"], received=entry["r"])
+        self._process(reading, batch, journal=False)
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            if self._held is not None and not self._store(self._held, journal=True):
+                if self._stop.wait(0.2):  # the outbox is full: wait for the uplink to make room
+                    return
+                continue
+            self._held = None
+            self._apply_commands()
+            messages = self._take()
+            if messages:
+                batch = _Batch()
+                for message in messages:
+                    self._accept(message, batch)
+                if not self._store(batch, journal=True):
+                    self._held = batch
+                    self.stats.held_back += 1
+                    continue
+            elif self._stop.is_set():
+                return
+            if time.monotonic() - self._last_checkpoint >= self.config.storage.checkpoint_every_s:
+                self._checkpoint()
+
+    def _take(self) -> list[Inbound]:
+        try:
+            first = self._queue.get(timeout=0.05)
+        except queue.Empty:
+            return []
+        messages = [first]
+        deadline = time.monotonic() + _BATCH_WAIT_S
+        while len(messages) < _BATCH_MESSAGES:
+            try:
+                messages.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return messages
+
+    def _accept(self, message: Inbound, batch: _Batch) -> None:
+        self.stats.messages += 1
+        if message.ack is not None:
+            batch.acks.append(message.ack)
+        batch.upstream |= message.upstream_copy
+        if isinstance(message.payload, list):
+            readings = message.payload
+        else:
+            digest = hashlib.blake2b(
+                message.topic.encode() + b"\0" + message.payload, digest_size=16
+            ).digest()
+            if digest in self._delivered:  # delivered again after a crash: stored already
+                self.stats.reject("redelivered")
+                return
+            self._delivered.add(digest)
+            batch.digests.append(digest)
+            if self.decode is None:
+                self.stats.reject("no_decoder")
+                return
+            try:
+                readings = self.decode(message)
+            except ValueError as error:
+                self.stats.reject(getattr(error, "kind", "malformed"))
+                return
+        for reading in readings:
+            self._process(reading, batch, journal=True)
+
+    def _pipeline_of(self, stream: str) -> tuple[str, Pipeline, bool] | None:
+        if stream in self._route:
+            return self._route[stream]
+        entry = self.config.stream_config(stream)
+        route: tuple[str, Pipeline, bool] | None = None
+        if entry is not None:
+            pipeline = self._pipelines.get(entry.pipeline)
+            if pipeline is None:
+                spec = self.config.pipelines[entry.pipeline].model_dump()
+                pipeline = self._pipelines[entry.pipeline] = Pipeline.from_spec(spec)
+            route = (entry.pipeline, pipeline, entry.send_readings)
+        self._route[stream] = route
+        return route
+
+    def _process(self, reading: Reading, batch: _Batch, *, journal: bool) -> None:
+        route = self._pipeline_of(reading.stream)
+        if route is None:
+            self.stats.reject("unknown_stream")
+            return
+        name, pipeline, send_readings = route
+        if journal:
+            batch.journal.append(
+                json.dumps(
+                    {
+                        "p": name,
+                        "s": reading.stream,
+                        "t": reading.timestamp,
+                        "r": reading.received,
+                        "v": reading.values,
+                    },
+                    separators=(",", ":"),
+                )
+            )
+        if reading.received is not None:
+            self.stats.skew[reading.stream] = reading.received - reading.timestamp
+        self.stats.readings += 1
+        for out in pipeline.update(reading):
+            self._emit(out, batch, send_readings)
+
+    def _emit(self, out: Reading, batch: _Batch, send_readings: bool) -> None:
+        assert out.seq is not None  # a pipeline numbers every reading it emits
+        self.stats.detections += len(out.detections)
+        if send_readings:
+            batch.records.append(
+                Record(
+                    self.device,
+                    out.stream,
+                    "reading",
+                    out.seq,
+                    "",
+                    out.timestamp,
+                    out.received,
+                    {
+                        "values": {
+                            k: (None if math.isnan(v) else v) for k, v in out.values.items()
+                        },
+                        "flags": out.flags,
+                        "detections": [_detection_body(d) for d in out.detections],
+                    },
+                )
+            )
+        for detection in out.detections:
+            for event in events_of(self.device, detection):
+                batch.events.append(event)
+                batch.records.append(
+                    Record(
+                        self.device,
+                        event.stream,
+                        "event",
+                        event.seq,
+                        event.name,
+                        event.timestamp,
+                        out.received,
+                        {
+                            "score": event.score,
+                            "explanation": event.explanation,
+                            "detector": event.detector,
+                            "model_version": event.model_version,
+                        },
+                    )
+                )
+        self._summarise(out, batch)
+
+    def _summarise(self, out: Reading, batch: _Batch) -> None:
+        window_s = self.config.summaries.window_s
+        start = math.floor(out.timestamp / window_s) * window_s
+        window = self._windows.get(out.stream)
+        if window is not None and window.start != start:
+            batch.records.append(
+                Record(
+                    self.device,
+                    out.stream,
+                    "summary",
+                    round(window.start * 1000),
+                    "",
+                    window.start,
+                    None,
+                    window.body(window_s),
+                )
+            )
+            window = None
+        if window is None:
+            window = self._windows[out.stream] = _Window(start)
+        window.add(out)
+
+    def _store(self, batch: _Batch, *, journal: bool) -> bool:
+        try:
+            self.outbox.put(
+                batch.records,
+                journal=batch.journal if journal else [],
+                upstream=batch.upstream,
+                applied=batch.applied,
+                delivered=batch.digests,
+                now=self.clock(),
+            )
+        except OutboxFull as error:
+            if self.stats.held_back in (0, 1) or self.stats.held_back % 100 == 0:
+                log.warning("outbox full, holding %d messages back: %s", len(batch.acks), error)
+            return False
+        for ack in batch.acks:
+            ack()
+        self.stats.events += len(batch.events)
+        if self.on_event is not None:
+            for event in batch.events:
+                self.on_event(event)
+        return True
+
+    # -- commands from the hub -----------------------------------------------------------------
+
+    def _apply_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            ident = command.get("id")
+            if not isinstance(ident, int) or self.outbox.applied(ident):
+                continue
+            kind = command.get("kind")
+            batch = _Batch(applied=[ident])
+            if kind == "relearn" and isinstance(command.get("stream"), str):
+                self._relearn(command["stream"], ident, batch)
+                batch.journal.append(json.dumps({"relearn": command["stream"], "command": ident}))
+            else:
+                log.warning("command %s of kind %r is not known to this agent", ident, kind)
+            while not self._store(batch, journal=True):
+                if self._stop.wait(0.2):
+                    return
+
+    def _relearn(self, stream: str, command: int, batch: _Batch) -> None:
+        route = self._pipeline_of(stream)
+        if route is None:
+            log.warning(
+                "relearn order %d names stream %r, which no pipeline serves", command, stream
+            )
+            return
+        lane = route[1].lane(stream)
+        for step in lane.steps:
+            relearn = getattr(step, "relearn", None)
+            if relearn is not None:
+                relearn()
+        log.info("stream %s relearns its normal (command %d)", stream, command)
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        states = {name: save_state(p) for name, p in self._pipelines.items()}
+        states[_SUMMARIES] = json.dumps(
+            {
+                s: {
+                    "start": w.start,
+                    "inputs": w.inputs,
+                    "max_score": w.max_score,
+                    "abnormal": w.abnormal,
+                }
+                for s, w in self._windows.items()
+            }
+        ).encode()
+        try:
+            self.outbox.checkpoint(states)
+        except OutboxFull as error:
+            log.warning("checkpoint postponed: %s", error)
+            return
+        self.outbox.forget_delivered(self.clock() - _DELIVERED_TTL_S)
+        self._delivered = self.outbox.delivered()
+        self._last_checkpoint = time.monotonic()
+        self.stats.checkpoints += 1
+
+
+def _detection_body(d: Any) -> dict[str, Any]:
+    return {
+        "stream": d.stream,
+        "seq": d.seq,
+        "timestamp": d.timestamp,
+        "score": d.score,
+        "is_anomaly": d.is_anomaly,
+        "alarm": d.alarm,
+        "explanation": None if d.explanation is None else str(d.explanation),
+        "detector": d.detector,
+        "model_version": d.model_version,
+        "events": list(d.events),
+    }

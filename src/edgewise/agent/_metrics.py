@@ -1,0 +1,122 @@
+"""``/metrics`` (Prometheus) and ``/healthz``, read from the agent's own counters at scrape time.
+
+Nothing is counted twice: a collector turns the agent's plain counters into metric families when
+Prometheus asks, so the hot path pays nothing for observability.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from ._agent import Agent
+    from ._uplink import Uplink
+
+__all__ = ["MetricsServer"]
+
+
+class _AgentCollector(Collector):
+    def __init__(self, agent: Agent, uplink: Uplink | None) -> None:
+        self.agent = agent
+        self.uplink = uplink
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.agent.stats
+        for name, value, doc in (
+            ("messages", stats.messages, "Messages taken from the inputs."),
+            ("readings", stats.readings, "Readings run through a pipeline."),
+            ("detections", stats.detections, "Detection records made."),
+            ("events", stats.events, "Events stored (alarms, episode ends, acceptances)."),
+            ("replayed", stats.replayed, "Journal entries replayed after a restart."),
+            ("checkpoints", stats.checkpoints, "Checkpoints written."),
+        ):
+            yield CounterMetricFamily(f"edgewise_agent_{name}", doc, value=value)
+        rejected = CounterMetricFamily(
+            "edgewise_agent_rejected", "Input rejected, by kind.", labels=["kind"]
+        )
+        for kind, n in sorted(stats.rejected.items()):
+            rejected.add_metric([kind], n)
+        yield rejected
+        dropped = CounterMetricFamily(
+            "edgewise_agent_outbox_dropped", "Records dropped by the disk budget.", labels=["kind"]
+        )
+        for name, n in sorted(self.agent.outbox.counters().items()):
+            if name.startswith("dropped_"):
+                dropped.add_metric([name.removeprefix("dropped_")], n)
+        yield dropped
+        yield GaugeMetricFamily(
+            "edgewise_agent_outbox_records",
+            "Records waiting for the hub.",
+            value=self.agent.outbox.pending(),
+        )
+        yield GaugeMetricFamily(
+            "edgewise_agent_outbox_bytes",
+            "Bytes the outbox holds (estimate).",
+            value=self.agent.outbox.bytes_,
+        )
+        if stats.skew:
+            yield GaugeMetricFamily(
+                "edgewise_agent_clock_skew_max_seconds",
+                "Largest receive-minus-device time over the streams (latency plus clock skew).",
+                value=max(abs(v) for v in stats.skew.values()),
+            )
+        if self.uplink is not None:
+            sent = CounterMetricFamily(
+                "edgewise_agent_uplink", "Uplink outcomes.", labels=["outcome"]
+            )
+            for outcome, n in sorted(self.uplink.counts.items()):
+                sent.add_metric([outcome], n)
+            yield sent
+
+
+class MetricsServer:
+    """Serve ``/metrics`` and ``/healthz`` on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(self, agent: Agent, uplink: Uplink | None, *, host: str, port: int) -> None:
+        registry = CollectorRegistry()
+        registry.register(_AgentCollector(agent, uplink))
+        started = time.monotonic()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    body, kind = generate_latest(registry), "text/plain; version=0.0.4"
+                elif self.path == "/healthz":
+                    health = {
+                        "status": "ok" if agent.ready.is_set() else "starting",
+                        "uptime_s": round(time.monotonic() - started, 1),
+                        "outbox_records": agent.outbox.pending(),
+                        "uplink_failures": 0 if uplink is None else uplink.failures,
+                    }
+                    body, kind = json.dumps(health).encode(), "application/json"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                del format, args  # scrapes are not worth a log line each
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
