@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgewise.stream import SpecError
 from edgewise.stream._spec import PipelineSpec, build
@@ -111,12 +111,18 @@ class AgentConfig(_Model):
     version: Literal[1]
     device: DeviceConfig
     inputs: list[InputConfig] = Field(min_length=1)
-    pipelines: dict[str, PipelineSpec] = Field(default_factory=_default_pipelines)
+    pipelines: dict[str, PipelineSpec] = Field(default_factory=dict)
     streams: list[StreamConfig] = Field(default_factory=lambda: [StreamConfig(match="*")])
     storage: StorageConfig = Field(default_factory=StorageConfig)
     summaries: SummaryConfig = Field(default_factory=SummaryConfig)
     uplink: UplinkConfig | None = None
     metrics: MetricsConfig | None = None
+
+    @model_validator(mode="after")
+    def _default_pipeline(self) -> AgentConfig:
+        # `default` is always there (the default detector alone) unless the file redefines it.
+        self.pipelines.setdefault("default", _default_pipelines()["default"])
+        return self
 
     def stream_config(self, stream: str) -> StreamConfig | None:
         """The first stream entry whose name or glob matches ``stream``."""

@@ -1,0 +1,76 @@
+"""The outbox: durable, one record per key, sent by priority, a disk budget that loses nothing held."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edgewise.agent import Outbox, OutboxFull, Record
+
+
+def record(kind: str, seq: int, stream: str = "pump-1", size: int = 10) -> Record:
+    name = "alarm" if kind == "event" else ""
+    return Record("press-7", stream, kind, seq, name, 1.7e9 + seq, None, {"pad": "x" * size})
+
+
+def test_records_survive_a_reopen_and_a_key_is_stored_once(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
+    box.put([record("reading", 0), record("reading", 1)], journal=["a"], upstream=True)
+    box.put([record("reading", 1), record("reading", 2)], journal=["b"], upstream=True)
+    box.close()
+    again = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
+    assert again.pending() == 3
+    assert again.counters() == {"outbox_duplicates": 1}
+    assert again.journal() == ["a", "b"]
+
+
+def test_events_go_before_summaries_before_readings_oldest_first(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
+    box.put(
+        [record("reading", 0), record("summary", 5), record("event", 0)], journal=[], upstream=True
+    )
+    box.put([record("reading", 1), record("event", 1)], journal=[], upstream=True)
+    sent = box.peek(limit=10)
+    assert [(s.kind, s.wire.count('"seq":1,')) for s in sent] == [
+        ("event", 0),
+        ("event", 1),
+        ("summary", 0),
+        ("reading", 0),
+        ("reading", 1),
+    ]
+    assert len(box.peek(limit=10, max_bytes=1)) == 1  # at least one record, whatever its size
+
+
+def test_a_full_budget_drops_raw_readings_first_and_only_data_nobody_holds(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", max_bytes=2000)
+    box.put([record("event", 0, size=300)], journal=[], upstream=False)
+    box.put([record("reading", i, size=300) for i in range(3)], journal=[], upstream=False)
+    box.put([record("reading", 10, size=300)], journal=[], upstream=True)
+    # Polled data (no upstream copy) makes room by dropping the oldest polled readings.
+    box.put([record("reading", 20, size=300)], journal=[], upstream=False)
+    kinds = [(s.kind, s.wire.split('"seq":')[1].split(",")[0]) for s in box.peek(limit=10)]
+    assert ("reading", "0") not in kinds and ("event", "0") in kinds and ("reading", "10") in kinds
+    assert box.counters()["dropped_reading"] >= 1
+    # Data a sender still holds is refused whole, never dropped: the sender keeps it.
+    with pytest.raises(OutboxFull):
+        box.put([record("reading", 30, size=3000)], journal=["j"], upstream=True)
+    assert "j" not in box.journal()
+    assert ("reading", "10") in [
+        (s.kind, s.wire.split('"seq":')[1].split(",")[0]) for s in box.peek(limit=10)
+    ]
+
+
+def test_checkpoints_truncate_the_journal_and_commands_and_actions_happen_once(
+    tmp_path: Path,
+) -> None:
+    box = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
+    box.put([], journal=["a", "b"], upstream=False, applied=[7])
+    box.checkpoint({"default": b"state"})
+    box.put([], journal=["c"], upstream=False)
+    assert box.journal() == ["c"] and box.last_checkpoint() == {"default": b"state"}
+    assert box.applied(7) and not box.applied(8)
+    assert box.unacked_commands() == [7]
+    box.commands_acked([7])
+    assert box.unacked_commands() == []
+    assert box.claim("stop-pump", "k") and not box.claim("stop-pump", "k")

@@ -1,0 +1,138 @@
+"""The uplink against a hub double (httpx's mock transport): at least once, in order, obeying."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from edgewise.agent import Outbox, Record, Secret, Uplink, UplinkConfig
+
+
+class Hub:
+    """Stores records by key, like the real hub; can lose its answers, refuse big batches, throttle."""
+
+    def __init__(self) -> None:
+        self.stored: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.order: list[tuple[Any, ...]] = []
+        self.lose_answers = 0
+        self.max_records: int | None = None
+        self.throttle = 0
+        self.commands: list[dict[str, Any]] = []
+        self.acked: list[int] = []
+        self.tokens: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.tokens.append(request.headers["Authorization"])
+        body = json.loads(gzip.decompress(request.content))
+        if self.throttle:
+            self.throttle -= 1
+            return httpx.Response(429, headers={"Retry-After": "0.25"})
+        if self.max_records is not None and len(body["records"]) > self.max_records:
+            return httpx.Response(413)
+        for r in body["records"]:
+            key = (r["device"], r["stream"], r["kind"], r["seq"], r["name"])
+            if key not in self.stored:
+                self.stored[key] = r
+                self.order.append(key)
+        self.acked += body["acked_commands"]
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return httpx.Response(200, json={"version": 1, "commands": self.commands})
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Outbox:
+    box = Outbox(tmp_path / "o.db", max_bytes=1 << 24)
+    box.put(
+        [
+            Record("d", "s", "reading", i, "", float(i), None, {"values": {"x": i}})
+            for i in range(50)
+        ]
+        + [Record("d", "s", "event", 7, "alarm", 7.0, None, {"score": 1.0})],
+        journal=[],
+        upstream=True,
+    )
+    return box
+
+
+def uplink(outbox: Outbox, hub: Hub, applied: list[Any] | None = None) -> Uplink:
+    os.environ["EDGEWISE_TEST_HUB_TOKEN"] = "t0ken"
+    config = UplinkConfig(
+        url="https://hub.test", token=Secret(env="EDGEWISE_TEST_HUB_TOKEN"), batch_records=16
+    )
+    sink = [] if applied is None else applied
+    return Uplink(
+        config,
+        agent="d",
+        outbox=outbox,
+        on_command=lambda c: sink.append(c) is None,
+        transport=httpx.MockTransport(hub),
+    )
+
+
+def drain(link: Uplink, limit: int = 100) -> list[float]:
+    delays = []
+    for _ in range(limit):
+        if not link.outbox.pending():
+            break
+        delays.append(link.send_once())
+    return delays
+
+
+def test_everything_arrives_once_in_order_events_first(outbox: Outbox) -> None:
+    hub = Hub()
+    drain(uplink(outbox, hub))
+    assert outbox.pending() == 0
+    assert hub.order[0] == ("d", "s", "event", 7, "alarm")
+    assert [k[3] for k in hub.order[1:]] == list(range(50))
+    assert set(hub.tokens) == {"Bearer t0ken"}
+
+
+def test_a_lost_answer_resends_the_batch_and_the_hub_keeps_one_of_each(outbox: Outbox) -> None:
+    hub = Hub()
+    hub.lose_answers = 2
+    link = uplink(outbox, hub)
+    delays = drain(link)
+    assert outbox.pending() == 0 and len(hub.stored) == 51
+    assert link.counts["errors"] == 2 and all(d >= 0 for d in delays)
+
+
+def test_413_halves_the_batch_and_429_waits_as_told(outbox: Outbox) -> None:
+    hub = Hub()
+    hub.max_records = 5
+    hub.throttle = 1
+    link = uplink(outbox, hub)
+    delays = drain(link)
+    assert delays[0] == 0.25
+    assert outbox.pending() == 0 and len(hub.stored) == 51
+    assert link.batch_records <= 16
+
+
+def test_backoff_grows_with_failures_and_is_capped(tmp_path: Path) -> None:
+    hub = Hub()
+    hub.lose_answers = 10_000
+    box = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
+    box.put([Record("d", "s", "reading", 0, "", 0.0, None, {})], journal=[], upstream=True)
+    link = uplink(box, hub)
+    delays = [link.send_once() for _ in range(30)]
+    assert max(delays) <= link.config.backoff_max_s
+    assert sum(delays[20:]) > sum(delays[:5])  # the ceiling of the jitter grows
+
+
+def test_commands_are_handed_over_and_acknowledged_in_a_later_request(outbox: Outbox) -> None:
+    hub = Hub()
+    hub.commands = [{"id": 3, "kind": "relearn", "device": "d", "stream": "s", "body": {}}]
+    applied: list[Any] = []
+    link = uplink(outbox, hub, applied)
+    link.send_once()
+    assert applied and applied[0]["id"] == 3
+    outbox.put([], journal=[], upstream=False, applied=[3])  # what the agent does when applying
+    link.send_once()
+    assert hub.acked == [3] and outbox.unacked_commands() == []
