@@ -1,4 +1,4 @@
-"""The agent end to end in one process: pipelines per stream, events, checkpoints, crash recovery."""
+"""The agent end to end in one process: pipelines, events, checkpoints, crash recovery."""
 
 from __future__ import annotations
 

@@ -61,7 +61,8 @@ def test_every_error_is_reported_at_its_line_and_column(tmp_path: Path) -> None:
     # References between sections are checked once the types are right.
     found = errors_of(GOOD.replace("pipeline: pumps", "pipeline: fans"), tmp_path)
     assert found == [
-        f"{tmp_path / 'agent.yaml'}:15:33: streams.0.pipeline: no pipeline 'fans' (known: default, pumps)"
+        f"{tmp_path / 'agent.yaml'}:15:33: streams.0.pipeline: "
+        "no pipeline 'fans' (known: default, pumps)"
     ]
 
 

@@ -1,4 +1,4 @@
-"""The outbox: durable, one record per key, sent by priority, a disk budget that loses nothing held."""
+"""The outbox: durable, one record per key, by priority, a budget that loses nothing held."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from edgewise.agent import Outbox, Record, Secret, Uplink, UplinkConfig
 
 
 class Hub:
-    """Stores records by key, like the real hub; can lose its answers, refuse big batches, throttle."""
+    """Stores records by key like the real hub; loses answers, refuses big batches, throttles."""
 
     def __init__(self) -> None:
         self.stored: dict[tuple[Any, ...], dict[str, Any]] = {}
