@@ -144,7 +144,8 @@ class Outbox:
                         self._db.execute("ROLLBACK")
                     raise
             except sqlite3.OperationalError as error:
-                if "full" in str(error):  # SQLITE_FULL: the disk itself is full
+                # The disk itself is full (SQLITE_FULL, or an I/O error writing the WAL).
+                if "full" in str(error) or "I/O" in str(error):
                     raise OutboxFull(f"{self.path}: {error}") from None
                 raise
 

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from ._config import UplinkConfig
-from ._outbox import Outbox
+from ._outbox import Outbox, OutboxFull
 
 __all__ = ["PROTOCOL_VERSION", "Uplink"]
 
@@ -96,9 +96,12 @@ class Uplink:
             return self._failed(f"{type(error).__name__}: {error}")
         status = response.status_code
         if status == 200:
-            self.outbox.delete([s.id for s in batch])
-            if acked:
-                self.outbox.commands_acked(acked)
+            try:
+                self.outbox.delete([s.id for s in batch])
+                if acked:
+                    self.outbox.commands_acked(acked)
+            except OutboxFull as error:  # the hub has them; they will be sent again, kept once
+                return self._failed(f"stored by the hub, not yet forgotten here: {error}")
             self._applied(response)
             self.failures = 0
             self.last_success = time.monotonic()
