@@ -9,7 +9,6 @@ from typing import NamedTuple, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
 
 from edgewise.stream import state_type
 
@@ -322,6 +321,8 @@ def _run_limits(rows: NDArray[np.float64]) -> NDArray[np.float64]:
     pairs = np.isfinite(rows[1:]) & np.isfinite(rows[:-1])
     repeats = ((rows[1:] == rows[:-1]) & pairs).sum(axis=0)
     changes = pairs.sum(axis=0) - repeats
+    from scipy import special  # loaded on first use: the agent stays small without it
+
     rate = special.betaincinv(repeats + 1.0, np.maximum(changes, 1e-9), RUN_CONFIDENCE)
     with np.errstate(divide="ignore"):
         return np.where(rate < 1.0, math.log(RUN_CHANCE) / np.log(rate), np.inf)
@@ -429,4 +430,6 @@ def _chi2_limit(mean: float, var: float, alpha: float) -> float:
     """Upper ``alpha`` quantile of the scaled chi-square with this mean and variance."""
     if mean <= 0.0 or var <= 0.0:
         return mean
+    from scipy import stats  # loaded on first use: the agent stays small without it
+
     return var / (2.0 * mean) * float(stats.chi2.ppf(1.0 - alpha, 2.0 * mean * mean / var))

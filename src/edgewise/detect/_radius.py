@@ -12,8 +12,6 @@ import bisect
 import math
 from collections.abc import Sequence
 
-from scipy.special import gammaincinv
-
 __all__ = ["chi_radius", "rank_radius"]
 
 
@@ -27,6 +25,8 @@ def chi_radius(dim: int, probability: float) -> float:
     >>> round(chi_radius(1, 0.95), 3), round(chi_radius(3, 0.5), 3)
     (1.96, 1.538)
     """
+    from scipy.special import gammaincinv  # loaded on first use
+
     return math.sqrt(2.0 * float(gammaincinv(dim / 2.0, probability)))
 
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
-from scipy.special import lambertw
 
 from edgewise.stream import register
 
@@ -201,6 +200,8 @@ class PyODDetector(JointDetector):
         self.radius_sq_ = chi_radius(d, 0.5) ** 2
         # The slope d / (r * distance) is 1 at the distance e solving r(e) * e = d; with
         # w = 2 ln(e / d0) + r0**2 / d this is w * exp(w) = d * exp(r0**2 / d) / d0**2.
+        from scipy.special import lambertw  # loaded on first use
+
         w = float(lambertw(d * math.exp(self.radius_sq_ / d) / self.median_**2).real)
         self.edge_ = self.median_ * math.exp((w - self.radius_sq_ / d) / 2.0)
         self.edge_radius_ = d / self.edge_
