@@ -102,7 +102,9 @@ InputConfig = Annotated[
 
 
 def _default_pipelines() -> dict[str, PipelineSpec]:
-    return {"default": PipelineSpec(version=1, steps=[{"step": "default"}])}  # type: ignore[list-item]
+    # edgewise.detect.default_pipeline() as a spec, without importing the detectors to say so.
+    steps = [{"step": "last_value"}, {"step": "default"}]
+    return {"default": PipelineSpec(version=1, steps=steps)}  # type: ignore[arg-type]
 
 
 class AgentConfig(_Model):
