@@ -316,3 +316,37 @@ def degradation(data: DataOption = None, json_out: JsonOption = None) -> None:
     summary = {k: v for k, v in result.items() if not isinstance(v, Mapping)}
     _print_result("C-MAPSS FD001: slow degradation (tuning half, held-out half, all)", summary)
     _save(json_out, result)
+
+
+@app.command()
+def agent(
+    json_out: JsonOption = None,
+    runs: Annotated[int, typer.Option(min=1, help="Runs; the figures are their medians.")] = 3,
+) -> None:
+    """The agent's speed over MQTT (QoS 1, durable outbox) beside its pipeline, memory, start-up.
+
+    The agent is pinned to one core, the broker and publisher to the other; each run measures the
+    pipeline on Reading objects, one reading per message and 100 per SenML message, in turn.
+    """
+    from edgewise.bench.agent_speed import run_agent_speed
+
+    with _running("agent runs") as progress:
+        result = run_agent_speed(runs=runs, progress=progress)
+    _print_result("The agent (one core)", {k: v for k, v in result.items() if k != "runs"})
+    _save(json_out, result)
+
+
+@app.command()
+def faults(
+    json_out: JsonOption = None,
+    iterations: Annotated[int, typer.Option(min=1, help="Faults to inject, one at a time.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the faults' kinds, moments, lengths.")] = 0,
+) -> None:
+    """Durability: kill the agent and the hub, lose answers, fill the disk, break the network;
+    every reading the broker acknowledged must reach the hub exactly once."""
+    from edgewise.bench.faults import run_faults
+
+    with _running("faults") as progress:
+        result = run_faults(iterations=iterations, seed=seed, progress=progress)
+    _print_result("Durability under faults", result)
+    _save(json_out, result)

@@ -1,0 +1,337 @@
+"""``edgewise bench faults``: nothing acknowledged is lost or stored twice, whatever fails.
+
+A harness publisher sends readings over MQTT (QoS 1, one a message, each with a unique id: its
+stream and device timestamp) to a Mosquitto of our own running the published test configuration,
+and counts the broker's acknowledgements itself. The agent (``edgewise agent run``, outbox on a
+size-limited tmpfs when the machine allows mounting one) forwards to the hub
+(``edgewise hub run``, SQLite) through a loopback proxy. Each iteration injects one fault at a
+seeded random moment and heals it after a seeded random while:
+
+- ``agent_kill``: SIGKILL of the agent, restarted;
+- ``hub_kill``: SIGKILL of the hub, restarted;
+- ``answer_lost``: the hub commits a batch, its answer never reaches the agent;
+- ``disk_full``: the outbox's file system fills up (a ballast file), then frees;
+- ``proxy_drop``, ``proxy_blackhole``, ``proxy_latency``: the network between agent and hub
+  drops connections, swallows bytes, or adds 2 s of latency.
+
+At the end every acknowledged reading must be in the hub's database exactly once (``lost`` and
+``duplicates`` by payload id), the outbox must have reopened after every kill, and the agent's
+alarms must have fired their local action while the hub was away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ._proxy import TcpProxy
+from ._services import Mosquitto, free_port, wait_for_port
+
+__all__ = ["FAULTS", "run_faults"]
+
+FAULTS = (
+    "agent_kill",
+    "hub_kill",
+    "answer_lost",
+    "disk_full",
+    "proxy_drop",
+    "proxy_blackhole",
+    "proxy_latency",
+)
+_T0 = 1_700_000_000
+_STREAMS = 20
+_RATE = 200.0  # messages per second from the harness publisher
+_SPIKE_EVERY = 400  # every 400th message is far out of range: an alarm, an action
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "edgewise", *args]
+
+
+class _Process:
+    """A command that can be killed and started again, with its output in a log file."""
+
+    def __init__(self, args: list[str], log: Path, port: int) -> None:
+        self.args, self.log, self.port = args, log, port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(self.args, stdout=out, stderr=out)
+        wait_for_port(self.port, timeout=60, process=self.process)
+        self.starts += 1
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+
+class _Publisher:
+    """Publishes numbered readings at a steady rate; counts PUBACKs by payload id."""
+
+    def __init__(self, port: int) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.published = 0
+        self.acked: set[int] = set()
+        self._ids: dict[int, int] = {}
+        self._lock = threading.Lock()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="faults-publisher")
+        client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)
+
+        def on_publish(_c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+            with self._lock:
+                ident = self._ids.pop(mid, None)
+                if ident is not None:
+                    self.acked.add(ident)
+
+        client.on_publish = on_publish
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        self.client = client
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        while not self._stop.is_set():
+            i = self.published
+            value = 500.0 if i % _SPIKE_EVERY == _SPIKE_EVERY - 1 else 20.0 + (i * 7919 % 101) / 100
+            payload = json.dumps(
+                {"stream": f"s{i % _STREAMS}", "timestamp": _T0 + i, "values": {"x": value}}
+            )
+            with self._lock:
+                info = self.client.publish("faults/in", payload, qos=1)
+                self._ids[info.mid] = i
+            self.published += 1
+            self._stop.wait(max(0.0, start + self.published / _RATE - time.monotonic()))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        deadline = time.monotonic() + 30
+        while self._ids and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class _Commands:
+    """Subscribes to the agent's action commands and counts them by event."""
+
+    def __init__(self, port: int) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.received: Counter[str] = Counter()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="faults-commands")
+
+        def on_message(_c: Any, _u: Any, msg: Any) -> None:
+            self.received[f"{msg.topic}:{msg.payload.decode()}"] += 1
+
+        client.on_message = on_message
+        client.connect("127.0.0.1", port)
+        client.subscribe("faults/cmd/#", qos=1)
+        client.loop_start()
+        self.client = client
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _tmpfs(folder: Path, size_mb: int) -> bool:
+    """Mount a tmpfs of ``size_mb`` on ``folder`` if this process may; whether it did."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _fill(folder: Path) -> Path:
+    """Fill the file system of ``folder`` with a ballast file; the file."""
+    ballast = folder / "ballast"
+    chunk = b"\0" * (1 << 20)
+    with ballast.open("wb") as out, contextlib.suppress(OSError):
+        while True:
+            out.write(chunk)
+            out.flush()
+    return ballast
+
+
+def _stored(hub_db: Path) -> Counter[tuple[str, float]]:
+    """How often the hub stored each reading, by payload id (stream, device timestamp)."""
+    with contextlib.closing(sqlite3.connect(hub_db)) as db:
+        rows = db.execute("SELECT stream, timestamp FROM records WHERE kind = 'reading'").fetchall()
+    return Counter((stream, float(ts)) for stream, ts in rows)
+
+
+def _alarms(hub_db: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(hub_db)) as db:
+        rows = db.execute(
+            "SELECT stream, seq FROM records WHERE kind = 'event' AND name = 'alarm'"
+        ).fetchall()
+    return {f"faults/cmd/{stream}:{seq}" for stream, seq in rows}
+
+
+def run_faults(
+    *,
+    iterations: int = 100,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the fault campaign (see the module's docstring); the counts, by invariant."""
+    rng = random.Random(seed)
+    folder = Path(tempfile.mkdtemp(prefix="edgewise-bench-faults-"))
+    outbox_dir = folder / "outbox"
+    on_tmpfs = _tmpfs(outbox_dir, 32)
+    started = time.monotonic()
+    faults: Counter[str] = Counter()
+    hub_port, agent_metrics = free_port(), free_port()
+    hub_db = folder / "hub.db"
+    hub_url = f"sqlite:///{hub_db}"
+    try:
+        added = subprocess.run(
+            _command("hub", "device", "add", "faults-agent", "--db", hub_url),
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        (folder / "token").write_text(added.stdout.strip().splitlines()[-1].split()[-1])
+        with Mosquitto(folder / "broker") as broker:
+            hub = _Process(
+                _command("hub", "run", "--db", hub_url, "--port", str(hub_port)),
+                folder / "hub.log",
+                hub_port,
+            )
+            hub.start()
+            proxy = TcpProxy(hub_port)
+            config = folder / "agent.yaml"
+            config.write_text(
+                f"""version: 1
+device: {{id: faults-agent}}
+inputs:
+  - {{type: mqtt, name: plant, port: {broker.port}, client_id: faults-agent, format: json,
+     topics: [{{topic: faults/in, qos: 1}}]}}
+streams: [{{match: "s*"}}]
+storage: {{dir: {outbox_dir}, max_outbox_mb: 16, checkpoint_every_s: 2}}
+uplink: {{url: "http://127.0.0.1:{proxy.port}", token: {{file: {folder / "token"}}},
+         interval_s: 0.2, backoff_max_s: 2, timeout_s: 3}}
+actions:
+  - {{name: command, on: [alarm], mqtt: {{topic: "faults/cmd/{{stream}}", payload: "{{seq}}",
+     qos: 1}}, rate: {{per_s: 1000, burst: 1000}}}}
+metrics: {{port: {agent_metrics}}}
+"""
+            )
+            agent = _Process(
+                _command("agent", "run", "--config", str(config), "--log-level", "warning"),
+                folder / "agent.log",
+                agent_metrics,
+            )
+            agent.start()
+            commands = _Commands(broker.port)
+            publisher = _Publisher(broker.port)
+            publisher.start()
+            kinds = [FAULTS[i % len(FAULTS)] for i in range(iterations)]
+            rng.shuffle(kinds)
+            for i, kind in enumerate(kinds):
+                time.sleep(rng.uniform(0.2, 1.5))
+                hold = rng.uniform(0.5, 3.0)
+                if kind == "agent_kill":
+                    agent.kill()
+                    time.sleep(hold)
+                    agent.start()
+                elif kind == "hub_kill":
+                    hub.kill()
+                    time.sleep(hold)
+                    hub.start()
+                elif kind == "answer_lost":
+                    proxy.set_mode("lose_answer")
+                    time.sleep(hold)
+                    proxy.set_mode("pass")
+                elif kind == "disk_full":
+                    ballast = _fill(outbox_dir) if on_tmpfs else None
+                    time.sleep(hold)
+                    if ballast is not None:
+                        ballast.unlink()
+                else:
+                    proxy.set_mode(kind.removeprefix("proxy_"))  # type: ignore[arg-type]
+                    time.sleep(hold)
+                    proxy.set_mode("pass")
+                faults[kind] += 1
+                if progress:
+                    progress(i + 1, iterations)
+            publisher.stop()
+            acknowledged = set(publisher.acked)
+            # Everything acknowledged reaches the hub once the faults are over.
+            deadline = time.monotonic() + 120
+            stored = _stored(hub_db)
+            while time.monotonic() < deadline:
+                stored = _stored(hub_db)
+                if all((f"s{i % _STREAMS}", float(_T0 + i)) in stored for i in acknowledged):
+                    break
+                time.sleep(0.5)
+            time.sleep(2.0)  # anything sent twice would arrive by now
+            stored = _stored(hub_db)
+            alarms = _alarms(hub_db)
+            commands.stop()
+            agent.stop()
+            hub.stop()
+            proxy.close()
+    finally:
+        if on_tmpfs:
+            subprocess.run(["umount", "-l", str(outbox_dir)], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+    ids = {i: (f"s{i % _STREAMS}", float(_T0 + i)) for i in acknowledged}
+    received = commands.received
+    return {
+        "iterations": iterations,
+        "seed": seed,
+        "published": publisher.published,
+        "acknowledged": len(acknowledged),
+        "stored": sum(1 for key in ids.values() if stored.get(key, 0) >= 1),
+        "lost": sum(1 for key in ids.values() if stored.get(key, 0) == 0),
+        "duplicates": sum(n - 1 for n in stored.values() if n > 1),
+        "duration_s": time.monotonic() - started,
+        "faults": {kind: faults[kind] for kind in FAULTS},
+        "agent_starts": agent.starts,
+        "hub_starts": hub.starts,
+        "outbox_on_tmpfs": on_tmpfs,
+        "answers_lost": proxy.answers_lost,
+        "alarms": len(alarms),
+        "actions_fired": sum(1 for key in received if key in alarms),
+        "actions_fired_twice": sum(1 for n in received.values() if n > 1),
+    }
