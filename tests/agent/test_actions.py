@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
@@ -35,6 +36,7 @@ from edgewise.agent import (
     sign_body,
     verify_signature,
 )
+from edgewise.agent._outbox import Outbox
 from edgewise.agent._secret import SecretError
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -598,3 +600,27 @@ def test_the_dispatcher_refuses_what_it_cannot_run() -> None:
         Actions([mqtt_action], publish=None, fired=MemoryFiredLog())
     with pytest.raises(ValueError, match="unique"):
         Actions([mqtt_action, mqtt_action], publish=Recorder(), fired=MemoryFiredLog())
+
+
+def test_the_documented_examples_load() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "actions.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    configs = [c for block in blocks for c in yaml.safe_load(block)["actions"]]
+    loaded = [ActionConfig.model_validate(c) for c in configs]
+    assert [c.kind for c in loaded] == ["mqtt", "webhook", "command"]
+    # PyYAML reads the key `on` as true; the model takes it back.
+    assert [c.on for c in loaded] == [["alarm"], ["alarm", "accept"], ["*"]]
+
+
+def test_the_outbox_is_a_fired_log(tmp_path: Path) -> None:
+    config = action(name="stop", mqtt={"topic": "t", "payload": "{seq}"})
+    publish = Recorder()
+    for _ in range(2):
+        outbox = Outbox(tmp_path / "outbox.db", max_bytes=1 << 20)
+        actions = Actions([config], publish=publish, fired=outbox)
+        actions.submit(EVENT)
+        assert actions.close(timeout=10)
+        assert actions.close(timeout=10)  # a second close does nothing
+        outbox.close()
+    assert [c[1] for c in publish.calls] == [b"41"]
+    assert actions.counters()["stop"]["duplicate"] == 1

@@ -189,6 +189,14 @@ class ActionConfig(_Model):
     webhook: WebhookAction | None = None
     command: CommandAction | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 (PyYAML) reads the key `on` as the boolean true.
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
     @field_validator("on", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:

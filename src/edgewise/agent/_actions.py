@@ -263,22 +263,26 @@ class Actions:
 
         Events submitted after ``close`` are counted as dropped.
         """
-        self._closed = True
-        deadline = time.monotonic() + timeout
-        for lane in self._lanes:
-            try:
-                lane.queue.put(None, timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Full:
-                continue
-        for lane in self._lanes:
-            assert lane.thread is not None
-            lane.thread.join(max(0.0, deadline - time.monotonic()))
-        drained = not any(
-            lane.thread is not None and lane.thread.is_alive() for lane in self._lanes
-        )
-        if self._http is not None:
-            self._http.close()
-        return drained
+        if not self._closed:
+            self._closed = True
+            deadline = time.monotonic() + timeout
+            for lane in self._lanes:
+                try:
+                    lane.queue.put(None, timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Full:
+                    continue
+            for lane in self._lanes:
+                assert lane.thread is not None
+                lane.thread.join(max(0.0, deadline - time.monotonic()))
+            for lane in self._lanes:
+                assert lane.thread is not None
+                # A submit racing with close may have queued behind the stop: count it.
+                while not lane.thread.is_alive() and not lane.queue.empty():
+                    if lane.queue.get_nowait() is not None:
+                        self._count(lane, "dropped")
+            if self._http is not None:
+                self._http.close()
+        return all(lane.thread is None or not lane.thread.is_alive() for lane in self._lanes)
 
     def __enter__(self) -> Actions:
         return self
