@@ -139,3 +139,29 @@ def test_a_password_needs_a_username() -> None:
     with pytest.raises(ValidationError, match="a password needs a username"):
         config(1, password={"env": "X"})
     assert math.isfinite(config(1).timeout_s)
+
+
+def test_bad_values_are_nan_and_unknown_nodes_are_skipped(
+    shared_opcua_port: int, collector: Collector
+) -> None:
+    nodes = [
+        {"node_id": "ns=1;s=Broken", "name": "broken"},
+        {"node_id": "ns=1;s=NoSuchNode", "name": "ghost"},
+        {"node_id": "ns=1;s=Counter", "name": "count"},
+    ]
+    source = OpcuaInput(config(shared_opcua_port, nodes=nodes))
+    source.start(collector)
+    try:
+        collector.wait_for(
+            lambda rs: (
+                any("broken" in r.values for r in rs) and sum("count" in r.values for r in rs) >= 2
+            )
+        )
+    finally:
+        source.stop()
+    broken = [r.values["broken"] for r in collector.readings if "broken" in r.values]
+    assert broken and all(math.isnan(v) for v in broken)
+    assert not any("ghost" in r.values for r in collector.readings)
+    # One for the node that cannot be monitored, one per bad value.
+    assert source.errors == 1 + len(broken)
+    assert source.connects == 1

@@ -4,9 +4,10 @@
 //
 // Prints "ready" once listening on opc.tcp://127.0.0.1:N. Every MS milliseconds (default 100)
 // step k = 1, 2, ... changes, in namespace 1:
-//   ns=1;s=Temperature  Double  20 + 0.5 k, source timestamp 2020-01-01T00:00:00Z + k seconds
-//                               (a device clock far from the server's, so a test can tell them apart)
+//   ns=1;s=Temperature  Double  20 + 0.5 k, source timestamp 2020-01-01T00:00:00Z + k seconds,
+//                               server timestamp now (so a test can tell the two apart)
 //   ns=1;s=Counter      Int32   k, source timestamp now
+// and ns=1;s=Broken (Double) stays 0 with status BadSensorFailure.
 // Anonymous sessions are allowed; --user adds a user that may log in with that password.
 "use strict";
 
@@ -16,6 +17,7 @@ const { OPCUAServer } = require("node-opcua-server");
 const { OPCUACertificateManager } = require("node-opcua-certificate-manager");
 const { Variant, DataType } = require("node-opcua-variant");
 const { StatusCodes } = require("node-opcua-status-code");
+const { DataValue } = require("node-opcua-data-value");
 
 function option(name, fallback) {
     const at = process.argv.indexOf(name);
@@ -48,20 +50,28 @@ async function main() {
     const addressSpace = server.engine.addressSpace;
     const namespace = addressSpace.getOwnNamespace();
     const device = namespace.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: "Pump" });
-    const temperature = namespace.addVariable({
+    let k = 0;
+    // A getter returning a whole DataValue: the server samples it and adds its own timestamp,
+    // so the source timestamp (the device's clock) and the server's differ.
+    namespace.addVariable({
         componentOf: device, nodeId: "s=Temperature", browseName: "Temperature", dataType: "Double",
+        minimumSamplingInterval: interval / 2,
+        value: {
+            timestamped_get: () => new DataValue({
+                value: new Variant({ dataType: DataType.Double, value: 20 + 0.5 * k }),
+                sourceTimestamp: new Date(SOURCE_EPOCH_MS + 1000 * k),
+            }),
+        },
     });
     const counter = namespace.addVariable({
         componentOf: device, nodeId: "s=Counter", browseName: "Counter", dataType: "Int32",
     });
-    let k = 0;
+    const broken = namespace.addVariable({
+        componentOf: device, nodeId: "s=Broken", browseName: "Broken", dataType: "Double",
+    });
+    broken.setValueFromSource(new Variant({ dataType: DataType.Double, value: 0 }), StatusCodes.BadSensorFailure);
     const step = () => {
         k += 1;
-        temperature.setValueFromSource(
-            new Variant({ dataType: DataType.Double, value: 20 + 0.5 * k }),
-            StatusCodes.Good,
-            new Date(SOURCE_EPOCH_MS + 1000 * k),
-        );
         counter.setValueFromSource(new Variant({ dataType: DataType.Int32, value: k }), StatusCodes.Good, new Date());
     };
     step();

@@ -135,7 +135,6 @@ class ModbusInput:
     def __init__(self, config: ModbusInputConfig) -> None:
         self.config = config
         self.name = config.name
-        self.polls = 0
         self.errors = 0
         self.connects = 0
         self._stop = threading.Event()
@@ -146,7 +145,7 @@ class ModbusInput:
         from pymodbus.client import ModbusTcpClient
 
         config = self.config
-        # pymodbus's own retries and reconnects would block a poll for seconds; we do both.
+        # No retries inside pymodbus: a lost request fails the poll, and we reconnect with backoff.
         client = ModbusTcpClient(config.host, port=config.port, timeout=config.timeout_s, retries=0)
         self._stop.clear()
         self._thread = threading.Thread(
@@ -198,7 +197,6 @@ class ModbusInput:
             _log.warning("%s: poll failed (%s); reconnecting", self.name, error)
             client.close()
             return None
-        self.polls += 1
         return Reading(self.config.stream, now, values)
 
     def _read(self, client: ModbusTcpClient, point: ModbusPoint) -> float:
