@@ -9,6 +9,9 @@ import pytest
 
 from edgewise._datadir import data_dir
 
+# Fixtures that build and start the servers the agent's inputs are tested against.
+pytest_plugins = ["peers.servers"]
+
 
 def need_dataset(name: str) -> Path:
     """The folder of a shared dataset, or skip (fail under CI) when it is absent."""
