@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from hubtest import Hub, reading
 
-from edgewise.hub import add_device, queue_command
+from edgewise.hub import HubError, add_device, queue_command
 
 
 def test_commands_are_sent_until_acknowledged_then_never_again(hub: Hub) -> None:
@@ -36,3 +37,13 @@ def test_a_batch_refused_does_not_acknowledge_its_commands(hub: Hub) -> None:
     relearn = queue_command(hub.db_url, "plc-1", "relearn", stream="temp")
     assert hub.post([{**reading(0), "seq": -1}], acked=[relearn]).status_code == 400
     assert [c["id"] for c in hub.post([]).json()["commands"]] == [relearn]
+
+
+def test_commands_are_checked_when_queued(hub: Hub) -> None:
+    with pytest.raises(HubError, match="names the stream"):
+        queue_command(hub.db_url, "plc-1", "relearn")
+    with pytest.raises(HubError, match="pipeline command has body"):
+        queue_command(hub.db_url, "plc-1", "pipeline", body={"spec": {}})
+    with pytest.raises(HubError, match="no device named 'plc-9'"):
+        queue_command(hub.db_url, "plc-9", "relearn", stream="s")
+    assert hub.post([]).json()["commands"] == []

@@ -103,6 +103,7 @@ def test_malformed_envelopes_are_400(hub: Hub) -> None:
         (b"not json", False),
         (b"\x1f\x8bnot gzip", True),
         (gzip.compress(b'{"version": 1}')[:-8], True),  # truncated
+        (gzip.compress(wrong_version.replace(b"2", b"1")) + b"more", True),  # valid, then junk
         (wrong_version, False),
         (with_nan, False),
     ]:

@@ -55,6 +55,20 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _check_bind(host: str, tls_cert: Path | None, tls_key: Path | None) -> None:
+    """Refuse plain HTTP beyond loopback, and half a TLS configuration."""
+    if (tls_cert is None) != (tls_key is None):
+        raise InputError("give both --tls-cert and --tls-key, or neither")
+    if tls_cert is None and not _loopback(host):
+        raise InputError(
+            f"refusing to serve plain HTTP on {host}: give --tls-cert and --tls-key "
+            "(or listen on 127.0.0.1 behind a TLS proxy)"
+        )
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise InputError(f"{path}: no such file")
+
+
 @app.command()
 def run(
     db: DbOption = DEFAULT_DB,
@@ -67,6 +81,9 @@ def run(
     max_batch_bytes: Annotated[
         int, typer.Option(min=1024, help="Largest batch accepted, decompressed (bytes).")
     ] = 4 << 20,
+    max_concurrent: Annotated[
+        int, typer.Option(min=1, help="Ingests handled at once; more are answered 503.")
+    ] = 8,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Upgrade the database, then serve the API until interrupted."""
@@ -74,19 +91,10 @@ def run(
 
     from edgewise.hub import HubError, create_app, upgrade
 
-    if (tls_cert is None) != (tls_key is None):
-        raise InputError("give both --tls-cert and --tls-key, or neither")
-    if tls_cert is None and not _loopback(host):
-        raise InputError(
-            f"refusing to serve plain HTTP on {host}: give --tls-cert and --tls-key "
-            "(or listen on 127.0.0.1 behind a TLS proxy)"
-        )
-    for path in (tls_cert, tls_key):
-        if path is not None and not path.is_file():
-            raise InputError(f"{path}: no such file")
+    _check_bind(host, tls_cert, tls_key)
     try:
         upgrade(db)
-        api = create_app(db_url=db, max_batch_bytes=max_batch_bytes)
+        api = create_app(db_url=db, max_batch_bytes=max_batch_bytes, max_concurrent=max_concurrent)
     except HubError as error:
         raise InputError(str(error)) from None
     uvicorn.run(

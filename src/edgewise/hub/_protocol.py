@@ -158,6 +158,8 @@ def decode(raw: bytes, *, encoding: str, max_bytes: int) -> Batch:
             raise BatchTooLarge(f"the batch is larger than {max_bytes} bytes decompressed")
         if not inflate.eof:
             raise BatchError("the body is truncated gzip")
+        if inflate.unused_data:
+            raise BatchError("the body has data after its gzip stream")
     elif encoding in ("", "identity"):
         if len(raw) > max_bytes:
             raise BatchTooLarge(f"the batch is larger than {max_bytes} bytes")
