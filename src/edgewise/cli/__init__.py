@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from edgewise import __version__
 
-from . import agent, bench, demo, detect, detectors
+from . import agent, bench, demo, detect, detectors, hub
 from ._common import InputError, show_help_if_bare
 
 __all__ = ["app", "main"]
@@ -108,6 +108,7 @@ app.command("detect")(detect.detect)
 app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.demo)
 app.add_typer(agent.app, name="agent")
+app.add_typer(hub.app, name="hub")
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

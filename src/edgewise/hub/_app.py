@@ -1,0 +1,145 @@
+"""The hub's HTTP API (``docs/protocol.md``): ``POST /api/v1/ingest`` and ``GET /healthz``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from ._db import check_schema, engine
+from ._protocol import PROTOCOL_VERSION, Batch, BatchError, BatchTooLarge, decode
+from ._store import Agent, authenticate_in, ingest
+
+__all__ = ["DEFAULT_MAX_BATCH_BYTES", "DEFAULT_MAX_CONCURRENT", "create_app"]
+
+DEFAULT_MAX_BATCH_BYTES = 4 << 20
+"""The largest batch the hub accepts, decompressed: 4 MiB."""
+
+DEFAULT_MAX_CONCURRENT = 8
+"""Ingests handled at once; more are answered 503 with ``Retry-After``."""
+
+log = logging.getLogger("edgewise.hub")
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+
+
+def _busy(message: str, retry_after_s: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": message}, status_code=503, headers={"Retry-After": str(retry_after_s)}
+    )
+
+
+def create_app(
+    *,
+    db_url: str,
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    retry_after_s: int = 1,
+) -> FastAPI:
+    """The hub's API on the database at ``db_url``, which must be at the newest schema.
+
+    >>> import tempfile, os
+    >>> from edgewise.hub import upgrade
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "hub.db")
+    >>> upgrade(url)
+    >>> sorted(route.path for route in create_app(db_url=url).routes)
+    ['/api/v1/ingest', '/healthz']
+    """
+    if max_batch_bytes < 1024:
+        raise ValueError(f"max_batch_bytes must be at least 1024, got {max_batch_bytes}")
+    if max_concurrent < 1:
+        raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
+    made = engine(db_url)
+    check_schema(made)
+    sessions = sessionmaker(made)
+    slots = asyncio.Semaphore(max_concurrent)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        made.dispose()
+
+    # No /docs or /openapi.json: every endpoint but /healthz needs a token.
+    app = FastAPI(
+        title="edgewise hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    def authenticate(token: str) -> Agent | None:
+        with sessions() as s:
+            return authenticate_in(s, token)
+
+    def store(agent: Agent, batch: Batch) -> dict[str, Any]:
+        with sessions() as s, s.begin():
+            stored, commands = ingest(s, agent, batch.records, batch.acked_commands)
+        # Only now, after the commit, may the agent forget what it sent.
+        return {
+            "version": PROTOCOL_VERSION,
+            "stored": stored,
+            "duplicates": len(batch.records) - stored,
+            "commands": commands,
+        }
+
+    @app.post("/api/v1/ingest")
+    async def ingest_batch(request: Request) -> JSONResponse:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _error(401, "send 'Authorization: Bearer <token>'")
+        if slots.locked():
+            return _busy("the hub is busy; retry later", retry_after_s)
+        async with slots:
+            try:
+                agent = await run_in_threadpool(authenticate, token.strip())
+            except OperationalError as error:
+                log.warning("ingest: database unavailable (%s)", type(error.orig).__name__)
+                return _busy("the hub's database is unavailable; retry later", retry_after_s)
+            if agent is None:
+                return _error(401, "unknown or revoked token")
+            raw = bytearray()
+            async for chunk in request.stream():
+                raw += chunk
+                if len(raw) > max_batch_bytes:
+                    return _error(413, f"the batch is larger than {max_batch_bytes} bytes")
+            try:
+                batch = decode(
+                    bytes(raw),
+                    encoding=request.headers.get("content-encoding", ""),
+                    max_bytes=max_batch_bytes,
+                )
+            except BatchTooLarge as error:
+                return _error(413, str(error))
+            except BatchError as error:
+                return _error(400, str(error), rejected=error.rejected)
+            if batch.agent != agent.name:
+                return _error(403, f"this token belongs to agent {agent.name!r}")
+            foreign = sorted({r.device for r in batch.records} - agent.covers)
+            if foreign:
+                return _error(403, f"this token does not cover device(s) {', '.join(foreign)}")
+            try:
+                answer = await run_in_threadpool(store, agent, batch)
+            except OperationalError as error:
+                log.warning("ingest: database unavailable (%s)", type(error.orig).__name__)
+                return _busy("the hub's database is unavailable; retry later", retry_after_s)
+        log.debug(
+            "ingest from %s: %d stored, %d duplicates",
+            agent.name,
+            answer["stored"],
+            answer["duplicates"],
+        )
+        return JSONResponse(answer)
+
+    return app

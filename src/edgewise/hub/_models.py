@@ -1,0 +1,93 @@
+"""The hub's tables as typed SQLAlchemy models; ``migrations/`` creates and evolves them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Double,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "Command", "Device", "StoredRecord", "Token", "TokenDevice"]
+
+# SQLite makes only ``INTEGER PRIMARY KEY`` an alias of the row id (and so auto-incrementing).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """The hub's declarative base: its ``metadata`` is the schema the migrations build."""
+
+
+class Device(Base):
+    """A device the hub knows: an agent, or a device an agent fronts; times in epoch seconds."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created: Mapped[float] = mapped_column(Double)
+    revoked: Mapped[float | None] = mapped_column(Double)
+
+
+class Token(Base):
+    """An agent's bearer token, held as its SHA-256 only; it covers the devices it names."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[float] = mapped_column(Double)
+    revoked: Mapped[float | None] = mapped_column(Double)
+
+
+class TokenDevice(Base):
+    """One device a token covers: the token may send that device's records and commands."""
+
+    __tablename__ = "token_devices"
+
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+
+
+class StoredRecord(Base):
+    """A record as the hub stores it: once per key (device, stream, kind, seq, name)."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("device", "stream", "kind", "seq", "name", name="records_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    device: Mapped[str] = mapped_column(String(200))
+    stream: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(200))
+    timestamp: Mapped[float] = mapped_column(Double)
+    received: Mapped[float | None] = mapped_column(Double)
+    stored_at: Mapped[float] = mapped_column(Double)
+    body: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class Command(Base):
+    """A command for one device, pending until an agent acknowledges it (``delivered``)."""
+
+    __tablename__ = "commands"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    stream: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[dict[str, Any]] = mapped_column(Json)
+    created: Mapped[float] = mapped_column(Double)
+    delivered: Mapped[float | None] = mapped_column(Double)

@@ -1,0 +1,91 @@
+"""Helpers for the hub's tests: a real server in a thread, a client for one agent, records."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from edgewise.hub import add_device, create_app
+
+
+class Server:
+    """A FastAPI app served by uvicorn on a loopback port, in a thread."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, args=([self.socket],))
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the test hub did not start")
+            threading.Event().wait(0.01)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.socket.close()
+
+
+@dataclass
+class Hub:
+    """A running hub and one agent's token: ``press-7``, fronting ``plc-1`` and ``plc-2``."""
+
+    db_url: str
+    url: str
+    token: str
+
+    def post(
+        self,
+        records: list[dict[str, Any]],
+        *,
+        acked: list[int] | None = None,
+        token: str | None = None,
+        agent: str = "press-7",
+        compress: bool = True,
+    ) -> httpx.Response:
+        body = json.dumps(
+            {"version": 1, "agent": agent, "records": records, "acked_commands": acked or []}
+        ).encode()
+        return self.send(body if not compress else gzip.compress(body), token=token, gz=compress)
+
+    def send(self, body: bytes, *, token: str | None = None, gz: bool = True) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        headers["Content-Type"] = "application/json"
+        if gz:
+            headers["Content-Encoding"] = "gzip"
+        return httpx.post(f"{self.url}/api/v1/ingest", content=body, headers=headers, timeout=30)
+
+
+def serve(db_url: str, **options: Any) -> tuple[Server, str]:
+    """A server on ``db_url`` (not started) and the token of agent ``press-7``."""
+    token = add_device(db_url, "press-7", covers=["plc-1", "plc-2"])
+    return Server(create_app(db_url=db_url, **options)), token
+
+
+def reading(seq: int, device: str = "press-7", stream: str = "pump-1") -> dict[str, Any]:
+    """A reading record as the agent sends it."""
+    return {
+        "device": device,
+        "stream": stream,
+        "kind": "reading",
+        "seq": seq,
+        "name": "",
+        "timestamp": 1.7e9 + seq,
+        "received": 1.7e9 + seq + 0.01,
+        "body": {"values": {"temp": 20.0 + seq, "rpm": None}, "flags": {}, "detections": []},
+    }
