@@ -2,5 +2,15 @@
 
 from ._event import Event, events_of
 from ._inbound import Deliver, Inbound, Input
+from ._suppression import DualPredictor, Reconstructor, Suppressor
 
-__all__ = ["Deliver", "Event", "Inbound", "Input", "events_of"]
+__all__ = [
+    "Deliver",
+    "DualPredictor",
+    "Event",
+    "Inbound",
+    "Input",
+    "Reconstructor",
+    "Suppressor",
+    "events_of",
+]
