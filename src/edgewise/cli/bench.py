@@ -1,4 +1,4 @@
-"""``edgewise bench``: NAB, throughput, cleaning quality, stationary signals, TEP and C-MAPSS."""
+"""``edgewise bench``: NAB, throughput, quality, stationary signals, TEP, C-MAPSS, suppression."""
 
 from __future__ import annotations
 
@@ -315,4 +315,29 @@ def degradation(data: DataOption = None, json_out: JsonOption = None) -> None:
         result = run_degradation(data=data, progress=progress)
     summary = {k: v for k, v in result.items() if not isinstance(v, Mapping)}
     _print_result("C-MAPSS FD001: slow degradation (tuning half, held-out half, all)", summary)
+    _save(json_out, result)
+
+
+@app.command()
+def suppression(
+    data: DataOption = None,
+    bound: Annotated[
+        float, typer.Option(help="Largest error the hub may make on temperature (degrees C).")
+    ] = 0.5,
+    json_out: JsonOption = None,
+) -> None:
+    """Intel Lab motes: messages and radio energy saved by dual-prediction suppression.
+
+    The predictor is chosen on intelTemperatureTrain.csv and scored once on
+    intelTemperatureTest.csv, beside hold-last and linear extrapolation; then the gateway
+    variant (the 50 motes as values of one stream) and the humidity files (bound 1 %RH).
+    """
+    from edgewise.bench.suppression import run_suppression
+
+    if not bound > 0:
+        raise InputError(f"--bound must be positive, got {bound}")
+    with _running("suppression configurations") as progress:
+        result = run_suppression(data=data, bound=bound, progress=progress)
+    summary = {k: v for k, v in result.items() if k not in ("train_scores", "radio")}
+    _print_result("Transmission suppression by dual prediction (Intel Lab test files)", summary)
     _save(json_out, result)
