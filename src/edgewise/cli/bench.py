@@ -338,6 +338,10 @@ def suppression(
         raise InputError(f"--bound must be positive, got {bound}")
     with _running("suppression configurations") as progress:
         result = run_suppression(data=data, bound=bound, progress=progress)
-    summary = {k: v for k, v in result.items() if k not in ("train_scores", "radio")}
+    summary = {  # the train scores of every configuration are in the JSON and docs/tuning.md
+        k: {kk: vv for kk, vv in v.items() if kk != "train_scores"} if isinstance(v, Mapping) else v
+        for k, v in result.items()
+        if k not in ("train_scores", "radio")
+    }
     _print_result("Transmission suppression by dual prediction (Intel Lab test files)", summary)
     _save(json_out, result)
