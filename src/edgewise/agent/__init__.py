@@ -22,6 +22,7 @@ from ._outbox import Outbox, OutboxFull, Record
 from ._run import run as run_agent
 from ._secret import Secret
 from ._signature import SIGNATURE_HEADER, sign_body, verify_signature
+from ._suppression import DualPredictor, Reconstructor, Suppressor
 from ._uplink import Uplink
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ConfigError",
     "Decoded",
     "Deliver",
+    "DualPredictor",
     "Event",
     "FiredLog",
     "Gate",
@@ -52,12 +54,14 @@ __all__ = [
     "PayloadKind",
     "Publish",
     "RateConfig",
+    "Reconstructor",
     "Record",
     "Rejections",
     "Secret",
     "SqliteFiredLog",
     "StreamConfig",
     "StreamRule",
+    "Suppressor",
     "Uplink",
     "UplinkConfig",
     "WebhookAction",
