@@ -29,7 +29,9 @@ from edgewise.stream import Pipeline, Reading, StateError, load_state, save_stat
 from edgewise.stream._spec import build
 
 from ._config import AgentConfig
+from ._decode import Decoded, PayloadError
 from ._event import Event, events_of
+from ._gate import Gate, StreamRule
 from ._inbound import Inbound, Input
 from ._outbox import Outbox, OutboxFull, Record
 
@@ -115,17 +117,17 @@ class _Batch:
 class Agent:
     """Run a configuration: ``start()``, then ``stop()`` (flush, checkpoint); ``reload(config)``.
 
-    ``decode(inbound) -> list[Reading]`` turns payloads into readings (raising ``ValueError``
-    with a ``kind`` attribute for bad input); ``on_event`` receives every new event after it is
-    durable (the local actions); ``inputs`` overrides the inputs the configuration names (tests,
-    benchmarks).
+    ``decode(inbound) -> Decoded`` turns payloads into readings (raising
+    :class:`~edgewise.agent.PayloadError` for a payload with nothing readable); ``on_event``
+    receives every new event after it is durable (the local actions); ``inputs`` overrides the
+    inputs the configuration names (tests, benchmarks).
     """
 
     def __init__(
         self,
         config: AgentConfig,
         *,
-        decode: Callable[[Inbound], list[Reading]] | None = None,
+        decode: Callable[[Inbound], Decoded] | None = None,
         on_event: Callable[[Event], None] | None = None,
         inputs: list[Input] | None = None,
         clock: Callable[[], float] = time.time,
@@ -151,7 +153,15 @@ class Agent:
         self._windows: dict[str, _Window] = {}
         self._delivered: set[bytes] = set()
         self._last_checkpoint = time.monotonic()
+        self.gate = _gate(config)
         self.ready = threading.Event()
+
+    def rejected(self) -> dict[str, int]:
+        """Input turned away so far, by kind (decoding, the gate, redeliveries)."""
+        counts = dict(self.gate.counts)
+        for kind, n in self.stats.rejected.items():
+            counts[kind] = counts.get(kind, 0) + n
+        return counts
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -201,6 +211,7 @@ class Agent:
             == Pipeline.from_spec(config.pipelines[name].model_dump()).to_spec()
         }
         self.config = config
+        self.gate = _gate(config)
         self._pipelines = kept
         self._route.clear()
         self._stop.clear()
@@ -295,7 +306,7 @@ class Agent:
             batch.acks.append(message.ack)
         batch.upstream |= message.upstream_copy
         if isinstance(message.payload, list):
-            readings = message.payload
+            readings = self.gate.admit(message.payload)
         else:
             digest = hashlib.blake2b(
                 message.topic.encode() + b"\0" + message.payload, digest_size=16
@@ -309,10 +320,13 @@ class Agent:
                 self.stats.reject("no_decoder")
                 return
             try:
-                readings = self.decode(message)
-            except ValueError as error:
-                self.stats.reject(getattr(error, "kind", "malformed"))
+                decoded = self.decode(message)
+            except PayloadError as error:
+                self.gate.reject(error)
                 return
+            for bad in decoded.errors:
+                self.gate.reject(bad)
+            readings = self.gate.admit(decoded.readings, decoded.units)
         for reading in readings:
             self._process(reading, batch, journal=True)
 
@@ -503,6 +517,10 @@ class Agent:
         self._delivered = self.outbox.delivered()
         self._last_checkpoint = time.monotonic()
         self.stats.checkpoints += 1
+
+
+def _gate(config: AgentConfig) -> Gate:
+    return Gate([StreamRule(entry.match, entry.units) for entry in config.streams])
 
 
 def _detection_body(d: Any) -> dict[str, Any]:

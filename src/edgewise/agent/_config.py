@@ -19,8 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edgewise.stream import SpecError
 from edgewise.stream._spec import PipelineSpec, build
 
+from ._action_config import ActionConfig
 from ._secret import Secret
+from .inputs.http import HttpInputConfig
+from .inputs.modbus import ModbusInputConfig
 from .inputs.mqtt import MqttInputConfig
+from .inputs.opcua import OpcuaInputConfig
 from .inputs.replay import ReplayInputConfig, SimulatorInputConfig
 
 __all__ = [
@@ -97,7 +101,13 @@ class MetricsConfig(_Model):
 
 
 InputConfig = Annotated[
-    MqttInputConfig | ReplayInputConfig | SimulatorInputConfig, Field(discriminator="type")
+    MqttInputConfig
+    | HttpInputConfig
+    | ModbusInputConfig
+    | OpcuaInputConfig
+    | ReplayInputConfig
+    | SimulatorInputConfig,
+    Field(discriminator="type"),
 ]
 
 
@@ -115,6 +125,7 @@ class AgentConfig(_Model):
     inputs: list[InputConfig] = Field(min_length=1)
     pipelines: dict[str, PipelineSpec] = Field(default_factory=dict)
     streams: list[StreamConfig] = Field(default_factory=lambda: [StreamConfig(match="*")])
+    actions: list[ActionConfig] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     summaries: SummaryConfig = Field(default_factory=SummaryConfig)
     uplink: UplinkConfig | None = None
@@ -147,6 +158,12 @@ class AgentConfig(_Model):
                 found.append(
                     (("streams", i, "pipeline"), f"no pipeline {entry.pipeline!r} (known: {known})")
                 )
+        if any(a.mqtt is not None for a in self.actions) and not any(
+            isinstance(s, MqttInputConfig) for s in self.inputs
+        ):
+            found.append(
+                (("actions",), "MQTT actions publish to the broker of an MQTT input: add one")
+            )
         seen: set[str] = set()
         for i, source in enumerate(self.inputs):
             if source.name in seen:

@@ -43,7 +43,7 @@ class _AgentCollector(Collector):
         rejected = CounterMetricFamily(
             "edgewise_agent_rejected", "Input rejected, by kind.", labels=["kind"]
         )
-        for kind, n in sorted(stats.rejected.items()):
+        for kind, n in sorted(self.agent.rejected().items()):
             rejected.add_metric([kind], n)
         yield rejected
         dropped = CounterMetricFamily(

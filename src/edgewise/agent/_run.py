@@ -14,12 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from ._actions import Actions
 from ._agent import Agent
 from ._config import AgentConfig, ConfigError, load_config
+from ._decode import Decoded, decode
 from ._inbound import Inbound, Input
 from ._metrics import MetricsServer
 from ._uplink import Uplink
+from .inputs.http import HttpInputConfig
+from .inputs.modbus import ModbusInput, ModbusInputConfig
 from .inputs.mqtt import MqttInput, MqttInputConfig
+from .inputs.opcua import OpcuaInput, OpcuaInputConfig
 from .inputs.replay import ReplayInput
 
 __all__ = ["open_inputs", "run"]
@@ -35,25 +40,49 @@ def open_inputs(config: AgentConfig) -> list[Input]:
     for source in config.inputs:
         if isinstance(source, MqttInputConfig):
             opened.append(MqttInput(source))
+        elif isinstance(source, HttpInputConfig):
+            opened.append(source.build())
+        elif isinstance(source, ModbusInputConfig):
+            opened.append(ModbusInput(source))
+        elif isinstance(source, OpcuaInputConfig):
+            opened.append(OpcuaInput(source))
         else:
             opened.append(ReplayInput(source))
     return opened
 
 
-def decoder(config: AgentConfig) -> Callable[[Inbound], list]:  # type: ignore[type-arg]
-    """How the agent turns payloads into readings, per input."""
+def decoder(config: AgentConfig) -> Callable[[Inbound], Decoded]:
+    """How the agent turns payloads into readings: MQTT inputs may name streams by topic level."""
     from_topic = {
         s.name
         for s in config.inputs
         if isinstance(s, MqttInputConfig) and s.stream_level is not None
     }
 
-    def run_decode(message: Inbound):  # type: ignore[no-untyped-def]
-        from ._decode import decode
-
+    def run_decode(message: Inbound) -> Decoded:
         return decode(message, stream=message.topic if message.source in from_topic else None)
 
     return run_decode
+
+
+def actions(config: AgentConfig, agent: Agent) -> Actions | None:
+    """The local actions, claiming each event in the outbox; MQTT ones use the first broker."""
+    if not config.actions:
+        return None
+    publish = None
+    if any(a.mqtt is not None for a in config.actions):
+        from ._mqtt_publish import MqttPublisher
+
+        broker = next(s for s in config.inputs if isinstance(s, MqttInputConfig))
+        publish = MqttPublisher(
+            host=broker.host,
+            port=broker.port,
+            client_id=f"{broker.client_id}-actions",
+            username=broker.username,
+            password=broker.password,
+            ca=None if broker.tls is None else broker.tls.ca,
+        )
+    return Actions(config.actions, publish=publish, fired=agent.outbox)
 
 
 def run(path: str | Path, *, stop: threading.Event | None = None) -> int:
@@ -62,6 +91,9 @@ def run(path: str | Path, *, stop: threading.Event | None = None) -> int:
     stop = stop or threading.Event()
     reload = threading.Event()
     agent = Agent(config, decode=decoder(config), inputs=open_inputs(config))
+    local = actions(config, agent)
+    if local is not None:
+        agent.on_event = local.submit
     uplink = None
     if config.uplink is not None:
         uplink = Uplink(
@@ -94,6 +126,8 @@ def run(path: str | Path, *, stop: threading.Event | None = None) -> int:
             agent.reload(fresh, open_inputs(fresh))
             log.info("configuration reloaded")
     agent.stop()
+    if local is not None:
+        local.close()
     if uplink is not None:
         uplink.stop(drain_s=_DRAIN_S)
     agent.close()

@@ -8,7 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["Secret"]
+__all__ = ["Secret", "SecretError"]
+
+
+class SecretError(ValueError):
+    """A secret that cannot be read; the message names where it was looked for, never a value."""
 
 
 class Secret(BaseModel):
@@ -57,17 +61,17 @@ class Secret(BaseModel):
         if self.env is not None:
             value = os.environ.get(self.env)
             if value is None:
-                raise ValueError(f"environment variable {self.env} is not set")
+                raise SecretError(f"environment variable {self.env} is not set")
             where = f"environment variable {self.env}"
         else:
             assert self.file is not None
             try:
                 value = self.file.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as e:
-                raise ValueError(f"cannot read secret file {self.file}: {e.strerror}") from None
+                raise SecretError(f"cannot read secret file {self.file}: {e.strerror}") from None
             where = f"secret file {self.file}"
         if not value:
-            raise ValueError(f"{where} is empty")
+            raise SecretError(f"{where} is empty")
         return value
 
     def __repr__(self) -> str:
