@@ -10,7 +10,7 @@ import pytest
 from edgewise._datadir import data_dir
 
 # Fixtures that build and start the servers the agent's inputs are tested against.
-pytest_plugins = ["peers.servers"]
+pytest_plugins = ["peers.servers", "hub.hub_fixtures"]
 
 
 def need_dataset(name: str) -> Path:

@@ -559,7 +559,7 @@ def test_each_action_has_its_own_worker() -> None:
         ({"command": {"argv": ["{stream}", "x"]}}, "must be a fixed program"),
         ({"command": {"argv": []}}, "argv"),
         ({"webhook": {"url": "ftp://x", "secret": {"env": "S"}}}, "url"),
-        ({"webhook": {"url": "https://x", "secret": {}}}, "exactly one place"),
+        ({"webhook": {"url": "https://x", "secret": {}}}, "exactly one of env or file"),
         ({}, "exactly one of mqtt, webhook, command; got none"),
         ({"mqtt": {"topic": "t"}, "command": {"argv": ["true"]}}, "got ['mqtt', 'command']"),
         ({"on": "alarms", "mqtt": {"topic": "t"}}, "unknown event 'alarms'"),

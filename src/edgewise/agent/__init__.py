@@ -25,10 +25,7 @@ from ._signature import SIGNATURE_HEADER, sign_body, verify_signature
 from ._suppression import DualPredictor, Reconstructor, Suppressor
 from ._uplink import Uplink
 
-__all__ = [
-    "DEFAULT_MAX_BYTES",
-    "OUTCOMES",
-    "SIGNATURE_HEADER",
+__all__ = [  # noqa: RUF022 (plain sort, as the API test checks)
     "ActionConfig",
     "ActionFailed",
     "Actions",
@@ -37,6 +34,7 @@ __all__ = [
     "AgentStats",
     "CommandAction",
     "ConfigError",
+    "DEFAULT_MAX_BYTES",
     "Decoded",
     "Deliver",
     "DualPredictor",
@@ -48,6 +46,7 @@ __all__ = [
     "MemoryFiredLog",
     "MqttAction",
     "MqttPublisher",
+    "OUTCOMES",
     "Outbox",
     "OutboxFull",
     "PayloadError",
@@ -57,6 +56,7 @@ __all__ = [
     "Reconstructor",
     "Record",
     "Rejections",
+    "SIGNATURE_HEADER",
     "Secret",
     "SqliteFiredLog",
     "StreamConfig",

@@ -349,8 +349,10 @@ def faults(
     with _running("faults") as progress:
         result = run_faults(iterations=iterations, seed=seed, progress=progress)
     _print_result("Durability under faults", result)
+    _save(json_out, result)
 
 
+@app.command()
 def suppression(
     data: DataOption = None,
     bound: Annotated[

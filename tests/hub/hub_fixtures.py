@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hubtest import Hub, serve
 
 from edgewise.hub import upgrade
+from hub.hubtest import Hub, serve
 
 PG_URL = os.environ.get("EDGEWISE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
