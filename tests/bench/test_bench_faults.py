@@ -1,0 +1,17 @@
+"""A short fault campaign: agent and hub killed, answers lost, disk full, network broken."""
+
+from __future__ import annotations
+
+
+from edgewise.bench.faults import FAULTS, run_faults
+
+
+def test_nothing_acknowledged_is_lost_or_stored_twice() -> None:
+    result = run_faults(iterations=21, seed=1)
+    assert result["faults"] == {kind: 3 for kind in FAULTS}
+    assert result["acknowledged"] > 0
+    assert result["lost"] == 0
+    assert result["duplicates"] == 0
+    assert result["stored"] == result["acknowledged"]
+    assert result["agent_starts"] == 1 + result["faults"]["agent_kill"]  # the outbox reopened
+    assert result["actions_fired_twice"] == 0
