@@ -92,32 +92,30 @@ class _Process:
 
 
 class _Publisher:
-    """Publishes numbered readings at a steady rate; counts PUBACKs by payload id."""
+    """Publishes numbered readings at a steady rate; knows which the broker acknowledged.
+
+    paho marks a QoS 1 message published when its PUBACK arrives; reading that flag at the end
+    needs no callback, and so no lock shared with paho's network thread.
+    """
 
     def __init__(self, port: int) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
         self.published = 0
-        self.acked: set[int] = set()
-        self._ids: dict[int, int] = {}
-        self._lock = threading.Lock()
+        self._sent: list[Any] = []  # paho's MessageInfo of message i
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="faults-publisher")
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)
-
-        def on_publish(_c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
-            with self._lock:
-                ident = self._ids.pop(mid, None)
-                if ident is not None:
-                    self.acked.add(ident)
-
-        client.on_publish = on_publish
         client.connect("127.0.0.1", port)
         client.loop_start()
         self.client = client
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def acked(self) -> set[int]:
+        return {i for i, info in enumerate(self._sent) if info.is_published()}
 
     def _run(self) -> None:
         start = time.monotonic()
@@ -127,9 +125,7 @@ class _Publisher:
             payload = json.dumps(
                 {"stream": f"s{i % _STREAMS}", "timestamp": _T0 + i, "values": {"x": value}}
             )
-            with self._lock:
-                info = self.client.publish("faults/in", payload, qos=1)
-                self._ids[info.mid] = i
+            self._sent.append(self.client.publish("faults/in", payload, qos=1))
             self.published += 1
             self._stop.wait(max(0.0, start + self.published / _RATE - time.monotonic()))
 
@@ -140,8 +136,8 @@ class _Publisher:
         self._stop.set()
         self._thread.join()
         deadline = time.monotonic() + 30
-        while self._ids and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while len(self.acked) < self.published and time.monotonic() < deadline:
+            time.sleep(0.1)
         self.client.disconnect()
         self.client.loop_stop()
 
