@@ -30,7 +30,8 @@ storage: {{dir: {tmp_path / "state"}}}
         agent = Agent(config, decode=decoder(config), inputs=open_inputs(config))
         agent.start()
         lines = [
-            json.dumps({"timestamp": 1.7e9 + i, "values": {"temp": 20.0 + i % 3}}) for i in range(50)
+            json.dumps({"timestamp": 1.7e9 + i, "values": {"temp": 20.0 + i % 3}})
+            for i in range(50)
         ]
         lines += ["not json", json.dumps({"timestamp": 1.7e9 + 99, "values": {"temp": "hot"}})]
         subprocess.run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from edgewise.bench.faults import FAULTS, run_faults
 
 
