@@ -13,4 +13,6 @@ def test_nothing_acknowledged_is_lost_or_stored_twice() -> None:
     assert result["duplicates"] == 0
     assert result["stored"] == result["acknowledged"]
     assert result["agent_starts"] == 1 + result["faults"]["agent_kill"]  # the outbox reopened
+    assert result["alarms"] > 0  # the agent kept detecting and acting through the faults
+    assert 0 < result["actions_fired"] <= result["alarms"]
     assert result["actions_fired_twice"] == 0
