@@ -13,6 +13,8 @@ PACKAGES = [
     "edgewise.fuse",
     "edgewise.features",
     "edgewise.detect",
+    "edgewise.agent",
+    "edgewise.agent.inputs.http",
 ]
 
 
@@ -25,5 +27,6 @@ def test_all_matches_public_names(name: str) -> None:
         if not n.startswith("_") and getattr(obj, "__module__", "").startswith(name)
     }
     assert set(module.__all__) >= public
+    assert list(module.__all__) == sorted(module.__all__)
     for exported in module.__all__:
         assert hasattr(module, exported), f"{name}.__all__ names missing {exported}"
