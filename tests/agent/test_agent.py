@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgewise.agent import Agent, AgentConfig, Event, Inbound, parse_config
+from edgewise.agent._decode import decode
 from edgewise.agent._inbound import Deliver
 from edgewise.stream import Reading
 
@@ -147,3 +148,58 @@ def test_after_a_crash_the_journal_replays_onto_the_checkpoint(tmp_path: Path) -
     third.stop()
     third.close()
     assert stored(crashed) == stored(tmp_path / "whole")
+
+
+class Payloads:
+    """A test input of JSON payloads, as a broker delivers them: each with an ack, counted."""
+
+    name = "payloads"
+
+    def __init__(self, items: list[Reading]) -> None:
+        self.payloads = [
+            json.dumps({"stream": r.stream, "timestamp": r.timestamp, "values": r.values}).encode()
+            for r in items
+        ]
+        self.acked = 0
+
+    def start(self, deliver: Deliver) -> None:
+        for payload in self.payloads:
+            deliver(Inbound("payloads", "plant", payload, "json", 1.8e9, self.ack, True))
+
+    def ack(self) -> None:
+        self.acked += 1
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_message_delivered_again_after_a_crash_is_known_and_not_stored_twice(
+    tmp_path: Path,
+) -> None:
+    items = readings(300)
+    first = Payloads(items)
+    agent = Agent(config(tmp_path / "live"), decode=decode, inputs=[first])
+    agent.start()
+    deadline = time.monotonic() + 60
+    while first.acked < len(items) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # A power cut after the outbox committed, before the broker heard the acknowledgements.
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    for name in ("outbox.db", "outbox.db-wal"):
+        if (tmp_path / "live" / name).exists():
+            shutil.copy(tmp_path / "live" / name, crashed / name)
+    agent.stop()
+    agent.close()
+    before = stored(crashed)
+    again = Payloads(items)  # the broker delivers every unacknowledged message again
+    restarted = Agent(config(crashed), decode=decode, inputs=[again])
+    restarted.start()
+    deadline = time.monotonic() + 60
+    while again.acked < len(items) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    restarted.stop()
+    restarted.close()
+    assert again.acked == len(items)  # acknowledged now, so the broker forgets them
+    assert restarted.rejected()["redelivered"] == len(items)
+    assert stored(crashed) == before

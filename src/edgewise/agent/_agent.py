@@ -2,10 +2,13 @@
 
 One worker thread owns the pipelines. It takes what the inputs delivered in small batches
 (a few milliseconds' worth), decodes and checks them, runs each reading through its stream's
-pipeline, and stores in one outbox transaction the readings (with their detection records), the
-events, and the journal of what the pipelines took; only then are the messages acknowledged to
-their senders and the events handed to the actions. Every ``checkpoint_every_s`` the pipelines'
-state is saved and the journal truncated; a restart loads the checkpoint and replays the journal,
+pipeline, and hands the batch to the writer thread, which stores in one outbox transaction the
+readings (with their detection records), the events, and the journal of what the pipelines took;
+only then are the messages acknowledged to their senders and the events handed to the actions.
+The writer stores batches in the order the worker made them, while the worker goes on with the
+next one: the disk's flush overlaps the pipelines' work instead of adding to it. Every
+``checkpoint_every_s`` the pipelines' state is saved (once the writer has caught up) and the
+journal truncated; a restart loads the checkpoint and replays the journal,
 which ends in the same state with the same sequence numbers, so replayed records carry the keys
 they had (the outbox and the hub keep one of each) and actions already fired do not fire again.
 Inference never waits for the network: the uplink is another thread, reading the outbox.
@@ -13,6 +16,7 @@ Inference never waits for the network: the uplink is another thread, reading the
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -25,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from edgewise.stream import Pipeline, Reading, StateError, load_state, save_state
 from edgewise.stream._spec import build
 
@@ -33,7 +39,8 @@ from ._decode import Decoded, PayloadError
 from ._event import Event, events_of
 from ._gate import Gate, StreamRule
 from ._inbound import Inbound, Input
-from ._outbox import Outbox, OutboxFull, Record
+from ._mailbox import Mailbox
+from ._outbox import DIGEST_SIZE, Outbox, OutboxFull, Record
 
 __all__ = ["Agent", "AgentStats"]
 
@@ -42,7 +49,11 @@ log = logging.getLogger("edgewise.agent")
 _BATCH_MESSAGES = 2000  # most messages one outbox transaction takes
 _BATCH_WAIT_S = 0.005  # how long a batch waits for company once its first message is in
 _QUEUE_SIZE = 20_000  # messages waiting for the worker; a full queue holds back the inputs
-_DELIVERED_TTL_S = 3600.0  # a broker re-delivers unacknowledged messages right after a restart
+_WRITES_AHEAD = 2  # batches made but not yet stored; beyond that the worker waits for the disk
+# Digests of the latest messages stored, kept to know one a sender delivers again: a broker
+# re-delivers those it had no acknowledgement for (at most its window in flight, 1,000 by
+# default) right after a restart, so the latest 50,000 are plenty (about 4 MB in memory).
+_DELIVERED_KEEP = 50_000
 _SUMMARIES = "summaries"  # the checkpoint entry of the summaries in progress
 
 
@@ -92,7 +103,7 @@ class AgentStats:
     detections: int = 0
     events: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
-    replayed: int = 0
+    replayed: int = 0  # readings and commands replayed from the journal after a restart
     held_back: int = 0  # batches kept in memory while the outbox was full
     checkpoints: int = 0
     skew: dict[str, float] = field(default_factory=dict)  # stream → receive minus device time
@@ -107,6 +118,7 @@ class _Batch:
 
     records: list[Record] = field(default_factory=list)
     journal: list[str] = field(default_factory=list)
+    taken: list[tuple[str, float, float | None, Mapping[str, float]]] = field(default_factory=list)
     acks: list[Callable[[], None]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     digests: list[bytes] = field(default_factory=list)
@@ -143,15 +155,19 @@ class Agent:
             max_bytes=int(config.storage.max_outbox_mb * 2**20),
         )
         self.inputs: list[Input] = inputs if inputs is not None else []
-        self._queue: queue.Queue[Inbound] = queue.Queue(_QUEUE_SIZE)
+        self._inbox: Mailbox[Inbound] = Mailbox(capacity=_QUEUE_SIZE)
         self._commands: queue.Queue[Mapping[str, Any]] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._held: _Batch | None = None
+        self._writes: queue.Queue[_Batch | None] = queue.Queue(_WRITES_AHEAD)
+        self._writer: threading.Thread | None = None
+        self._unstored: list[_Batch] = []  # batches the outbox had no room for when work stopped
+        self._applying: set[int] = set()  # commands applied whose batch is not yet stored
         self._pipelines: dict[str, Pipeline] = {}
         self._route: dict[str, tuple[str, Pipeline, bool] | None] = {}
         self._windows: dict[str, _Window] = {}
         self._delivered: set[bytes] = set()
+        self._delivered_order: collections.deque[bytes] = collections.deque()
         self._last_checkpoint = time.monotonic()
         self.gate = _gate(config)
         self.ready = threading.Event()
@@ -168,15 +184,20 @@ class Agent:
     def start(self) -> None:
         """Restore the last checkpoint, replay the journal, start the worker and the inputs."""
         self._restore()
+        self._start_threads()
+        self.ready.set()
+
+    def _start_threads(self) -> None:
+        self._writer = threading.Thread(target=self._write, name="agent-writer", daemon=True)
+        self._writer.start()
         self._thread = threading.Thread(target=self._work, name="agent-worker", daemon=True)
         self._thread.start()
         for source in self.inputs:
             source.start(self.deliver)
-        self.ready.set()
 
     def deliver(self, inbound: Inbound) -> None:
         """Where inputs put their messages (blocks while the worker is far behind)."""
-        self._queue.put(inbound)
+        self._inbox.put(inbound)
 
     def command(self, command: Mapping[str, Any]) -> bool:
         """Take a command from the hub (any thread); it is applied by the worker, exactly once."""
@@ -191,7 +212,11 @@ class Agent:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self._held is None:
+        if self._writer is not None:
+            self._writes.put(None)
+            self._writer.join()
+            self._writer = None
+        if not self._unstored:  # else the pipelines are ahead of the outbox: keep the checkpoint
             self._checkpoint()
 
     def close(self) -> None:
@@ -215,10 +240,7 @@ class Agent:
         self._pipelines = kept
         self._route.clear()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._work, name="agent-worker", daemon=True)
-        self._thread.start()
-        for source in self.inputs:
-            source.start(self.deliver)
+        self._start_threads()
 
     # -- restore ------------------------------------------------------------------------------
 
@@ -246,59 +268,73 @@ class Agent:
                 self._windows[stream] = _Window(
                     w["start"], w["inputs"], w["max_score"], w["abnormal"]
                 )
-        self._delivered = self.outbox.delivered()
+        for digest in self.outbox.delivered():
+            self._remember_delivery(digest)
         for entry in self.outbox.journal():
             batch = _Batch()
-            self._replay(json.loads(entry), batch)
+            self.stats.replayed += self._replay(json.loads(entry), batch)
             self._store(batch, journal=False)
-            self.stats.replayed += 1
         if self.stats.replayed:
-            log.info("replayed %d journal entries onto the checkpoint", self.stats.replayed)
+            log.info("replayed %d readings and commands onto the checkpoint", self.stats.replayed)
 
-    def _replay(self, entry: Mapping[str, Any], batch: _Batch) -> None:
+    def _replay(self, entry: Any, batch: _Batch) -> int:
+        """Apply one journal entry again; how many readings and commands it held."""
+        if isinstance(entry, list):  # the readings one batch took: [stream, time, received, values]
+            for stream, timestamp, received, values in entry:
+                self._process(Reading(stream, timestamp, values, received=received), batch)
+            return len(entry)
         if "relearn" in entry:
             self._relearn(entry["relearn"], entry["command"], batch)
-            return
-        reading = Reading(entry["s"], entry["t"], entry["v"], received=entry["r"])
-        self._process(reading, batch, journal=False)
+        else:  # one reading, as journals written before 2026-11-27 hold them
+            self._process(Reading(entry["s"], entry["t"], entry["v"], received=entry["r"]), batch)
+        return 1
 
     # -- the worker ---------------------------------------------------------------------------
 
     def _work(self) -> None:
         while True:
-            if self._held is not None and not self._store(self._held, journal=True):
-                if self._stop.wait(0.2):  # the outbox is full: wait for the uplink to make room
-                    return
-                continue
-            self._held = None
             self._apply_commands()
             messages = self._take()
             if messages:
                 batch = _Batch()
                 for message in messages:
                     self._accept(message, batch)
-                if not self._store(batch, journal=True):
-                    self._held = batch
-                    self.stats.held_back += 1
-                    continue
+                self._writes.put(batch)
             elif self._stop.is_set():
                 return
             if time.monotonic() - self._last_checkpoint >= self.config.storage.checkpoint_every_s:
-                self._checkpoint()
+                self._writes.join()  # the checkpoint must not be ahead of the outbox
+                if not self._unstored:
+                    self._checkpoint()
+
+    def _write(self) -> None:
+        """Store the worker's batches in order; with the outbox full, retry until there is room
+        (nothing is acknowledged meanwhile, and the worker soon waits) or the agent stops."""
+        pending = self._unstored
+        self._unstored = []
+        while True:
+            queued = not pending
+            batch = self._writes.get() if queued else pending.pop(0)
+            try:
+                if batch is None:
+                    return
+                if self._unstored:  # an earlier batch is not stored: later ones wait behind it
+                    self._unstored.append(batch)
+                    continue
+                held = False
+                while not self._store(batch, journal=True):
+                    if not held:
+                        held = True
+                        self.stats.held_back += 1
+                    if self._stop.wait(0.2):  # kept for a reload; a restart gets it from the sender
+                        self._unstored.append(batch)
+                        break
+            finally:
+                if queued:
+                    self._writes.task_done()  # what the worker's join() waits for
 
     def _take(self) -> list[Inbound]:
-        try:
-            first = self._queue.get(timeout=0.05)
-        except queue.Empty:
-            return []
-        messages = [first]
-        deadline = time.monotonic() + _BATCH_WAIT_S
-        while len(messages) < _BATCH_MESSAGES:
-            try:
-                messages.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
-        return messages
+        return self._inbox.take(most=_BATCH_MESSAGES, wait_s=0.05, gather_s=_BATCH_WAIT_S)
 
     def _accept(self, message: Inbound, batch: _Batch) -> None:
         self.stats.messages += 1
@@ -309,12 +345,12 @@ class Agent:
             readings = self.gate.admit(message.payload)
         else:
             digest = hashlib.blake2b(
-                message.topic.encode() + b"\0" + message.payload, digest_size=16
+                message.topic.encode() + b"\0" + message.payload, digest_size=DIGEST_SIZE
             ).digest()
             if digest in self._delivered:  # delivered again after a crash: stored already
                 self.stats.reject("redelivered")
                 return
-            self._delivered.add(digest)
+            self._remember_delivery(digest)
             batch.digests.append(digest)
             if self.decode is None:
                 self.stats.reject("no_decoder")
@@ -328,7 +364,13 @@ class Agent:
                 self.gate.reject(bad)
             readings = self.gate.admit(decoded.readings, decoded.units)
         for reading in readings:
-            self._process(reading, batch, journal=True)
+            self._process(reading, batch)
+
+    def _remember_delivery(self, digest: bytes) -> None:
+        self._delivered.add(digest)
+        self._delivered_order.append(digest)
+        if len(self._delivered_order) > _DELIVERED_KEEP:
+            self._delivered.discard(self._delivered_order.popleft())
 
     def _pipeline_of(self, stream: str) -> tuple[str, Pipeline, bool] | None:
         if stream in self._route:
@@ -344,25 +386,13 @@ class Agent:
         self._route[stream] = route
         return route
 
-    def _process(self, reading: Reading, batch: _Batch, *, journal: bool) -> None:
+    def _process(self, reading: Reading, batch: _Batch) -> None:
         route = self._pipeline_of(reading.stream)
         if route is None:
             self.stats.reject("unknown_stream")
             return
-        name, pipeline, send_readings = route
-        if journal:
-            batch.journal.append(
-                json.dumps(
-                    {
-                        "p": name,
-                        "s": reading.stream,
-                        "t": reading.timestamp,
-                        "r": reading.received,
-                        "v": reading.values,
-                    },
-                    separators=(",", ":"),
-                )
-            )
+        _, pipeline, send_readings = route
+        batch.taken.append((reading.stream, reading.timestamp, reading.received, reading.values))
         if reading.received is not None:
             self.stats.skew[reading.stream] = reading.received - reading.timestamp
         self.stats.readings += 1
@@ -436,10 +466,13 @@ class Agent:
         window.add(out)
 
     def _store(self, batch: _Batch, *, journal: bool) -> bool:
+        entries = batch.journal
+        if batch.taken:  # one entry for all the readings: a row per reading cost as much again
+            entries = [*entries, orjson.dumps(batch.taken).decode()]
         try:
             self.outbox.put(
                 batch.records,
-                journal=batch.journal if journal else [],
+                journal=entries if journal else [],
                 upstream=batch.upstream,
                 applied=batch.applied,
                 delivered=batch.digests,
@@ -449,6 +482,7 @@ class Agent:
             if self.stats.held_back in (0, 1) or self.stats.held_back % 100 == 0:
                 log.warning("outbox full, holding %d messages back: %s", len(batch.acks), error)
             return False
+        self._applying.difference_update(batch.applied)
         for ack in batch.acks:
             ack()
         self.stats.events += len(batch.events)
@@ -466,8 +500,9 @@ class Agent:
             except queue.Empty:
                 return
             ident = command.get("id")
-            if not isinstance(ident, int) or self.outbox.applied(ident):
+            if not isinstance(ident, int) or ident in self._applying or self.outbox.applied(ident):
                 continue
+            self._applying.add(ident)
             kind = command.get("kind")
             batch = _Batch(applied=[ident])
             if kind == "relearn" and isinstance(command.get("stream"), str):
@@ -475,9 +510,7 @@ class Agent:
                 batch.journal.append(json.dumps({"relearn": command["stream"], "command": ident}))
             else:
                 log.warning("command %s of kind %r is not known to this agent", ident, kind)
-            while not self._store(batch, journal=True):
-                if self._stop.wait(0.2):
-                    return
+            self._writes.put(batch)
 
     def _relearn(self, stream: str, command: int, batch: _Batch) -> None:
         route = self._pipeline_of(stream)
@@ -513,8 +546,7 @@ class Agent:
         except OutboxFull as error:
             log.warning("checkpoint postponed: %s", error)
             return
-        self.outbox.forget_delivered(self.clock() - _DELIVERED_TTL_S)
-        self._delivered = self.outbox.delivered()
+        self.outbox.forget_delivered(keep=_DELIVERED_KEEP)
         self._last_checkpoint = time.monotonic()
         self.stats.checkpoints += 1
 

@@ -147,9 +147,10 @@ class AgentConfig(_Model):
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """What pydantic cannot see: references between sections, pipelines that do not build."""
         found: list[tuple[tuple[str | int, ...], str]] = []
+        used = {entry.pipeline for entry in self.streams}
         for name, spec in self.pipelines.items():
             try:
-                build(spec.model_dump())
+                build(spec.model_dump(), try_reading=name in used)
             except SpecError as error:
                 found.append((("pipelines", name), str(error)))
         for i, entry in enumerate(self.streams):

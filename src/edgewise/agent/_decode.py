@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 import cbor2
+import orjson
 
 from edgewise.stream import Reading
 
@@ -65,6 +66,7 @@ _LABELS = {
     7: "ut",
     8: "vd",
 }
+_LABEL_NAMES = frozenset(_LABELS.values())
 _VALUE_FIELDS = ("v", "vs", "vb", "vd")
 _SEPARATORS = ":/.-_"
 
@@ -148,6 +150,10 @@ def decode(
 
 
 def _parse_json(payload: bytes) -> object:
+    try:
+        return orjson.loads(payload)  # 5-10x faster; refuses only what the slow path explains
+    except orjson.JSONDecodeError:
+        pass
     if not payload.strip():
         raise PayloadError("malformed", "the payload is empty")
     try:
@@ -212,7 +218,7 @@ def _plain_reading(
             "wrong_type", f"'values' must be an object of named numbers, got {_type(raw_values)}",
             stream=stream,
         )  # fmt: skip
-    values = {_name(k, stream): _number(v, f"value {k!r}", stream) for k, v in raw_values.items()}
+    values = {_name(k, stream): _number(v, k, stream) for k, v in raw_values.items()}
     raw_units = item.get("units", {})
     if not isinstance(raw_units, dict):
         raise PayloadError("wrong_type", f"'units' must be an object, got {_type(raw_units)}")
@@ -264,7 +270,9 @@ def _senml(pack: object, default_stream: str | None, received: float) -> Decoded
     return out
 
 
-def _fields(raw: object) -> dict[str, object]:
+def _fields(raw: object) -> Mapping[str, object]:
+    if type(raw) is dict and _LABEL_NAMES.issuperset(raw):
+        return raw  # the common case: a JSON record of known fields, nothing to translate
     if not isinstance(raw, dict):
         raise PayloadError("wrong_type", f"a SenML record is an object, got {_type(raw)}")
     record = {}
@@ -325,8 +333,8 @@ def _resolve(
     if len(present) != 1:
         what = "several values (" + ", ".join(present) + ")" if present else "no value (v or vb)"
         raise PayloadError("malformed", f"record of {name!r} has {what}", stream=stream)
-    if "v" in record:
-        value = _number(record["v"], f"value {name!r}", stream) + base.bv
+    if present[0] == "v":
+        value = _number(record["v"], name, stream) + base.bv
     elif "vb" in record:
         if not isinstance(record["vb"], bool):
             raise PayloadError("wrong_type", f"vb of {name!r} is not a boolean", stream=stream)
@@ -359,22 +367,29 @@ def _name(raw: object, stream: str) -> str:
     return raw
 
 
-def _number(raw: object, what: str, stream: str) -> float:
+def _number(raw: object, name: object, stream: str) -> float:
+    """The value ``name`` as a float: null and nan are missing (nan), infinity is refused."""
     # nan (or null) is a missing value, which every step takes; infinity is no measurement.
+    if type(raw) is float and raw - raw == 0.0:  # finite: the common case, checked first
+        return raw
     if raw is None:
         return math.nan
     if not isinstance(raw, int | float):
-        raise PayloadError("wrong_type", f"{what} is {_type(raw)}, not a number", stream=stream)
+        raise PayloadError(
+            "wrong_type", f"value {name!r} is {_type(raw)}, not a number", stream=stream
+        )
     try:
         value = float(raw)
     except OverflowError:
         value = math.inf
     if math.isinf(value):
-        raise PayloadError("nan", f"{what} is infinite", stream=stream)
+        raise PayloadError("nan", f"value {name!r} is infinite", stream=stream)
     return value
 
 
 def _finite(raw: object, what: str, kind: PayloadKind) -> float:
+    if type(raw) is float and raw - raw == 0.0:  # the common case, checked first
+        return raw
     if not isinstance(raw, int | float) or isinstance(raw, bool):
         raise PayloadError("wrong_type", f"{what} is {_type(raw)}, not a number")
     try:
@@ -387,6 +402,8 @@ def _finite(raw: object, what: str, kind: PayloadKind) -> float:
 
 
 def _time(raw: object, stream: str) -> float:
+    if type(raw) is float and 0.0 <= raw <= _LATEST:  # the common case, checked first
+        return raw
     if not isinstance(raw, int | float) or isinstance(raw, bool):
         raise PayloadError(
             "bad_timestamp", f"timestamp is {_type(raw)}, not epoch seconds", stream=stream

@@ -44,6 +44,8 @@ def events_of(device: str, detection: Detection) -> list[Event]:
     """The events a detection record carries: its alarm first, then its other events."""
     if detection.seq is None:
         raise ValueError(f"detection of {detection.stream!r} has no sequence number")
+    if not detection.alarm and not detection.events:
+        return []  # most readings: no event, and no explanation to format
     names = (["alarm"] if detection.alarm else []) + list(detection.events)
     explanation = "" if detection.explanation is None else str(detection.explanation)
     return [

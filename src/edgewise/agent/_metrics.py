@@ -36,7 +36,7 @@ class _AgentCollector(Collector):
             ("readings", stats.readings, "Readings run through a pipeline."),
             ("detections", stats.detections, "Detection records made."),
             ("events", stats.events, "Events stored (alarms, episode ends, acceptances)."),
-            ("replayed", stats.replayed, "Journal entries replayed after a restart."),
+            ("replayed", stats.replayed, "Readings and commands replayed after a restart."),
             ("checkpoints", stats.checkpoints, "Checkpoints written."),
         ):
             yield CounterMetricFamily(f"edgewise_agent_{name}", doc, value=value)

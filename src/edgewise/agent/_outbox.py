@@ -4,7 +4,11 @@ One SQLite file (WAL, ``synchronous=FULL``) holds four things, each written in t
 transaction as the batch that made it, so a crash leaves them consistent:
 
 - ``outbox``: records for the hub (events, summaries, readings with their detection records,
-  heartbeats), one row per idempotency key, deleted once the hub has stored them;
+  heartbeats), deleted once the hub has stored them; ``marks`` holds, per device, stream and
+  kind, the highest sequence number stored, so a key is stored once even after its row is gone
+  (records of one kind and stream come in rising ``seq``, all of one ``seq`` in one batch: one
+  small row per stream and kind makes that check, where a unique index on every row's key
+  doubled the cost of storing a reading);
 - ``journal``: the readings the pipelines took since the last checkpoint, in the order they took
   them, so a restart replays them onto the checkpoint and ends in the same state;
 - ``checkpoint``: each pipeline's state in edgewise's versioned format (never pickle), with the
@@ -29,30 +33,39 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 __all__ = ["PRIORITY", "Outbox", "OutboxFull", "Record", "Stored"]
+
+DIGEST_SIZE = 16
+"""Bytes of a message's digest (BLAKE2b), by which a message delivered again is known."""
 
 PRIORITY = {"event": 0, "summary": 1, "heartbeat": 2, "reading": 2}
 """Which records go first when bandwidth is short (low first), and which are dropped last."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     priority INTEGER NOT NULL,
     device TEXT NOT NULL, stream TEXT NOT NULL, kind TEXT NOT NULL,
     seq INTEGER NOT NULL, name TEXT NOT NULL,
     timestamp REAL NOT NULL, received REAL,
-    body TEXT NOT NULL, size INTEGER NOT NULL, upstream INTEGER NOT NULL,
-    UNIQUE (device, stream, kind, seq, name)
+    body TEXT NOT NULL, size INTEGER NOT NULL, upstream INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_send ON outbox (priority, id);
-CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS marks (
+    device TEXT NOT NULL, stream TEXT NOT NULL, kind TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (device, stream, kind)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoint (
     pipeline TEXT PRIMARY KEY, journal_id INTEGER NOT NULL, state BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS applied (command INTEGER PRIMARY KEY, acked INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fired (action TEXT NOT NULL, key TEXT NOT NULL,
                                   PRIMARY KEY (action, key));
-CREATE TABLE IF NOT EXISTS delivered (digest BLOB PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS delivered_batches (id INTEGER PRIMARY KEY, at REAL NOT NULL,
+                                              digests BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -128,6 +141,10 @@ class Outbox:
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM outbox").fetchone()
         self.bytes_: int = int(row[0])
+        self._marks: dict[tuple[str, str, str], int] = {
+            (device, stream, kind): seq
+            for device, stream, kind, seq in self._db.execute("SELECT * FROM marks")
+        }
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -156,7 +173,7 @@ class Outbox:
         journal: Sequence[str],
         upstream: bool,
         applied: Iterable[int] = (),
-        delivered: Iterable[bytes] = (),
+        delivered: Sequence[bytes] = (),
         now: float = 0.0,
     ) -> None:
         """Store ``records`` and ``journal`` entries in one transaction, durably.
@@ -167,6 +184,12 @@ class Outbox:
         names the hub's commands whose effect the journal entries carry; ``delivered`` the
         digests of the messages stored, so a message the broker delivers again is known.
         """
+        marks = self._marks
+        fresh = [r for r in records if r.seq > marks.get((r.device, r.stream, r.kind), -1)]
+        duplicates = len(records) - len(fresh)
+        raised: dict[tuple[str, str, str], int] = {}
+        for r in fresh:
+            raised[r.device, r.stream, r.kind] = r.seq
         rows = [
             (
                 PRIORITY[r.kind],
@@ -177,11 +200,11 @@ class Outbox:
                 r.name,
                 r.timestamp,
                 r.received,
-                body := json.dumps(r.body, separators=(",", ":"), allow_nan=False),
+                body := orjson.dumps(r.body, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
                 len(body) + _ROW_OVERHEAD,
                 int(upstream),
             )
-            for r in records
+            for r in fresh
         ]
         size = sum(row[9] for row in rows)
         bytes_before = self.bytes_
@@ -190,28 +213,33 @@ class Outbox:
                 if self.bytes_ + size > self.max_bytes:
                     self._make_room(db, self.bytes_ + size - self.max_bytes, upstream, rows)
                     size = sum(row[9] for row in rows)
-                before = db.total_changes
                 db.executemany(
-                    "INSERT OR IGNORE INTO outbox (priority, device, stream, kind, seq, name,"
+                    "INSERT INTO outbox (priority, device, stream, kind, seq, name,"
                     " timestamp, received, body, size, upstream)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                duplicates = len(rows) - (db.total_changes - before)
+                db.executemany(
+                    "INSERT INTO marks VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT DO UPDATE SET seq = max(seq, excluded.seq)",
+                    [(*key, seq) for key, seq in raised.items()],
+                )
                 db.executemany("INSERT INTO journal (entry) VALUES (?)", [(e,) for e in journal])
                 db.executemany(
                     "INSERT OR IGNORE INTO applied VALUES (?, 0)", [(c,) for c in applied]
                 )
+                if delivered:  # one row per batch: a row per message cost as much as the reading
+                    db.execute(
+                        "INSERT INTO delivered_batches (at, digests) VALUES (?, ?)",
+                        (now, b"".join(delivered)),
+                    )
                 if duplicates:
                     self._count(db, "outbox_duplicates", duplicates)
         except BaseException:
             self.bytes_ = bytes_before  # what _make_room freed was rolled back
             raise
-        # A duplicate's size was counted in ``size``: recount rather than track it row by row.
-        if duplicates:
-            self.bytes_ = self._sum_sizes()
-        else:
-            self.bytes_ += size
+        self.bytes_ += size
+        marks.update(raised)
 
     def _make_room(
         self, db: sqlite3.Connection, needed: int, upstream: bool, rows: list[tuple[Any, ...]]
@@ -302,16 +330,28 @@ class Outbox:
             )
             db.execute("DELETE FROM journal WHERE id <= ?", (last,))
 
-    def delivered(self) -> set[bytes]:
-        """The digests of the messages stored lately (see :meth:`forget_delivered`)."""
+    def delivered(self) -> list[bytes]:
+        """The digests of the messages stored lately, oldest first (see
+        :meth:`forget_delivered`)."""
         with self._lock:
-            rows = self._db.execute("SELECT digest FROM delivered").fetchall()
-        return {bytes(d) for (d,) in rows}
+            rows = self._db.execute("SELECT digests FROM delivered_batches ORDER BY id").fetchall()
+        return [
+            bytes(joined[i : i + DIGEST_SIZE])
+            for (joined,) in rows
+            for i in range(0, len(joined), DIGEST_SIZE)
+        ]
 
-    def forget_delivered(self, before: float) -> None:
-        """Forget digests stored before ``before``: a broker re-delivers right after a restart."""
+    def forget_delivered(self, *, keep: int) -> None:
+        """Forget the digests of all but (about) the latest ``keep`` messages."""
         with self._transaction() as db:
-            db.execute("DELETE FROM delivered WHERE at < ?", (before,))
+            held = 0
+            for batch_id, size in db.execute(
+                "SELECT id, length(digests) FROM delivered_batches ORDER BY id DESC"
+            ):
+                held += size // DIGEST_SIZE
+                if held >= keep:
+                    db.execute("DELETE FROM delivered_batches WHERE id < ?", (batch_id,))
+                    break
 
     def last_checkpoint(self) -> dict[str, bytes]:
         """The pipelines' states of the last checkpoint (empty before the first)."""

@@ -20,7 +20,6 @@ from ._config import AgentConfig, ConfigError, load_config
 from ._decode import Decoded, decode
 from ._inbound import Inbound, Input
 from ._metrics import MetricsServer
-from ._uplink import Uplink
 from .inputs.http import HttpInputConfig
 from .inputs.modbus import ModbusInput, ModbusInputConfig
 from .inputs.mqtt import MqttInput, MqttInputConfig
@@ -96,6 +95,8 @@ def run(path: str | Path, *, stop: threading.Event | None = None) -> int:
         agent.on_event = local.submit
     uplink = None
     if config.uplink is not None:
+        from ._uplink import Uplink  # httpx, only for an agent that has a hub
+
         uplink = Uplink(
             config.uplink, agent=config.device.id, outbox=agent.outbox, on_command=agent.command
         )

@@ -29,9 +29,10 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
+
+from edgewise._jit import njit
 
 __all__ = ["DETECT", "LEARN", "SCORE", "new_state", "run_column", "step"]
 
@@ -41,7 +42,7 @@ __all__ = ["DETECT", "LEARN", "SCORE", "new_state", "run_column", "step"]
 # reason the per-reading paths index ``state`` rather than slice it. The parameters are
 # validated, so no division is by zero: the numpy error model drops the checks and the exception
 # paths that keep reference counts from being pruned.
-_inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+_inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 # --- The layout ----------------------------------------------------------------------------------
 
@@ -995,7 +996,7 @@ def _freeze(state: NDArray[np.float64], level: Level, level_limit: float) -> Non
 SCORE, DETECT, LEARN = 0, 1, 2
 
 
-@numba.njit("float64(float64[::1], float64, int64)", cache=True, nogil=True, error_model="numpy")
+@njit("float64(float64[::1], float64, int64)", cache=True, nogil=True, error_model="numpy")
 def step(state: NDArray[np.float64], x: float, mode: int) -> float:
     """Score one value; in DETECT mode also decide and learn, in LEARN mode learn unconditionally.
 
@@ -1053,7 +1054,7 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
     return score_of(run.severity)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def run_column(
     state: NDArray[np.float64],
     values: NDArray[np.float64],

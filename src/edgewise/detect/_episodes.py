@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from edgewise._jit import njit
 from edgewise.stream import state_type
 
 __all__ = ["ALARM", "ENDED", "SIZE", "Episodes", "advance"]
@@ -31,7 +31,7 @@ SIZE = 3
 ALARM, ENDED = 1, 2
 
 
-@numba.njit("int64(float64[::1], int64, int64)", cache=True, nogil=True)
+@njit("int64(float64[::1], int64, int64)", cache=True, nogil=True)
 def advance(episode: NDArray[np.float64], views: int, end_after: int) -> int:
     """Take one reading whose abnormal views are the bits of ``views`` (0: not abnormal).
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
+
+from edgewise._jit import njit
 
 __all__ = [
     "N_PARAMS",
@@ -41,7 +42,7 @@ N_PARAMS = 7
 CLIP = 20.0
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _complete(
     v: NDArray[np.float64], missing: NDArray[np.bool_], precision: NDArray[np.float64]
 ) -> None:
@@ -66,7 +67,7 @@ def _complete(
         v[m[r]] = solved[r]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def advance(
     x: NDArray[np.float64],
     inputs: NDArray[np.int64],
@@ -203,7 +204,7 @@ Stream = tuple[
 ]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def fresh_stream(n_lags: int, d: int) -> Stream:
     """The stream state before any reading: lags, level, deviations, last values, runs, shift."""
     return (
@@ -216,7 +217,7 @@ def fresh_stream(n_lags: int, d: int) -> Stream:
     )
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def statistics(
     X: NDArray[np.float64],
     inputs: NDArray[np.int64],

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
+
+from edgewise._jit import njit
 
 __all__ = ["GAINS", "step"]
 
@@ -25,7 +26,7 @@ _CONSTANT = 1e-12
 _OUTLIER = 10.0
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _inverse_cholesky(a: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
     """``L^-1`` of the Cholesky factor ``L`` of ``a`` (so ``a^-1 = L^-T L^-1``), and success."""
     n = a.shape[0]
@@ -53,7 +54,7 @@ def _inverse_cholesky(a: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool
     return inv, True
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _lower_times(low: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
     """``low @ b`` for a lower-triangular ``low`` and a matrix ``b``."""
     n, m = b.shape
@@ -66,7 +67,7 @@ def _lower_times(low: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def step(
     current: NDArray[np.float64],
     state: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],

@@ -11,8 +11,8 @@ import numpy as np
 
 from edgewise.stream import Array, Values, register
 
+from . import _change_kernel as kernel
 from ._base import Imputer
-from ._change_kernel import GAINS, step
 
 __all__ = ["ChangeRegression"]
 
@@ -117,7 +117,9 @@ class ChangeRegression(Imputer):
 
     @property
     def gains_(self) -> Array:
-        return GAINS[np.argmin(self.gate_, axis=1)] if hasattr(self, "gate_") else np.zeros(0)
+        return (
+            kernel.GAINS[np.argmin(self.gate_, axis=1)] if hasattr(self, "gate_") else np.zeros(0)
+        )
 
     def learn_one(self, x: Values) -> None:
         self._learn_transform(x)
@@ -138,13 +140,15 @@ class ChangeRegression(Imputer):
             self.names_, self.weight_ = [], 0.0
             self.last_, self.step_, self.absent_ = np.zeros(0), np.zeros(0), np.zeros(0)
             self.mean_, self.cov_ = np.zeros(0), np.zeros((0, 0))
-            self.gate_ = np.zeros((0, GAINS.size))
+            self.gate_ = np.zeros((0, kernel.GAINS.size))
         self._forget()
         self._grow(x)
         current = np.array([x.get(k, math.nan) for k in self.names_], dtype=np.float64)
         params = np.array([0.5 ** (1.0 / self.halflife), self.ridge, self.huber])
         state = (self.last_, self.step_, self.absent_)
-        self.weight_ = step(current, state, self.mean_, self.cov_, self.gate_, self.weight_, params)
+        self.weight_ = kernel.step(
+            current, state, self.mean_, self.cov_, self.gate_, self.weight_, params
+        )
         y = dict(x)
         for name, value in zip(self.names_, current.tolist(), strict=True):
             if name in y and math.isnan(y[name]):
@@ -167,7 +171,7 @@ class ChangeRegression(Imputer):
         self.last_ = np.concatenate([self.last_, np.full(len(new), math.nan)])
         self.step_ = np.concatenate([self.step_, np.zeros(len(new))])
         self.absent_ = np.concatenate([self.absent_, np.zeros(len(new))])
-        self.gate_ = np.vstack([self.gate_, np.zeros((len(new), GAINS.size))])
+        self.gate_ = np.vstack([self.gate_, np.zeros((len(new), kernel.GAINS.size))])
 
     def _forget(self) -> None:
         """Drop the values missing for ``10 x halflife`` readings."""

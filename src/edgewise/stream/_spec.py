@@ -131,7 +131,7 @@ def validate_params(cls: type[Step], params: Mapping[str, Any]) -> dict[str, Any
     return {name: getattr(checked, name) for name in params}
 
 
-def _create(name: str, params: Mapping[str, Any], where: str) -> Step:
+def _create(name: str, params: Mapping[str, Any], where: str, *, try_reading: bool) -> Step:
     steps = registry()
     cls = steps.get(name)
     if cls is None:
@@ -140,7 +140,8 @@ def _create(name: str, params: Mapping[str, Any], where: str) -> Step:
         step = cls(**validate_params(cls, params))
         # Steps check their values at their first reading (scikit-learn's way): a throwaway
         # copy sees one, so a bad value is reported now, not when the first real reading comes.
-        step.clone().update(Reading("spec check", 0.0, {"x": 0.0}))
+        if try_reading:
+            step.clone().update(Reading("spec check", 0.0, {"x": 0.0}))
     except SpecError as error:
         raise SpecError(f"{where} ({name}): {error}") from None
     except (TypeError, ValueError) as error:
@@ -154,9 +155,14 @@ def _model_error(error: ValidationError) -> str:
     return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
-def build(spec: Any) -> Step:
+def build(spec: Any, *, try_reading: bool = True) -> Step:
     """The step (``{"step": ..., "params": ...}``) or pipeline (``{"version": 1, "steps": ...}``)
-    that ``spec`` describes; raises :class:`SpecError` naming the step and parameter at fault."""
+    that ``spec`` describes; raises :class:`SpecError` naming the step and parameter at fault.
+
+    Values a step checks only when it sees data are checked on a throwaway copy given one
+    reading, unless ``try_reading`` is false (the spec's names and types are still checked): that
+    reading compiles the step's kernels, which a spec nothing uses yet need not pay for.
+    """
     from ._pipeline import Pipeline
 
     if not isinstance(spec, Mapping):
@@ -166,13 +172,16 @@ def build(spec: Any) -> Step:
             one = StepSpec.model_validate(dict(spec))
         except ValidationError as error:
             raise SpecError(f"step spec: {_model_error(error)}") from None
-        return _create(one.step, one.params, "step")
+        return _create(one.step, one.params, "step", try_reading=try_reading)
     try:
         checked = PipelineSpec.model_validate(dict(spec))
     except ValidationError as error:
         raise SpecError(f"pipeline spec: {_model_error(error)}") from None
     return Pipeline(
-        *(_create(s.step, s.params, f"step {i}") for i, s in enumerate(checked.steps, start=1))
+        *(
+            _create(s.step, s.params, f"step {i}", try_reading=try_reading)
+            for i, s in enumerate(checked.steps, start=1)
+        )
     )
 
 
