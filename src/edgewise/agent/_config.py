@@ -9,6 +9,7 @@ uplink and the storage budget. Secrets are never in it, only where to find them
 from __future__ import annotations
 
 import fnmatch
+import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -92,6 +93,20 @@ class UplinkConfig(_Model):
     timeout_s: float = Field(default=10.0, gt=0.0)
     backoff_max_s: float = Field(default=60.0, gt=0.0)
 
+    def trust(self) -> ssl.SSLContext | None:
+        """The certificates the hub's must chain to: those in ``ca``, or None for the system's.
+
+        Raises ``ValueError`` naming the file when it holds no usable certificate.
+        """
+        if self.ca is None:
+            return None
+        try:
+            return ssl.create_default_context(cafile=str(self.ca))
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(
+                f"{self.ca}: no CA certificate could be read from it: {error}"
+            ) from None
+
 
 class MetricsConfig(_Model):
     """Prometheus ``/metrics`` and ``/healthz``; loopback unless told otherwise."""
@@ -164,6 +179,11 @@ class AgentConfig(_Model):
             found.append(
                 (("actions",), "MQTT actions publish to the broker of an MQTT input: add one")
             )
+        if self.uplink is not None:
+            try:
+                self.uplink.trust()
+            except ValueError as error:
+                found.append((("uplink", "ca"), str(error)))
         seen: set[str] = set()
         for i, source in enumerate(self.inputs):
             if source.name in seen:

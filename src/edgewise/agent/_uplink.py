@@ -60,7 +60,8 @@ class Uplink:
             base_url=config.url,
             timeout=config.timeout_s,
             transport=transport,
-            verify=True if config.ca is None else str(config.ca),
+            # An SSL context, not a path: httpx deprecates ``verify=<path>``.
+            verify=config.trust() or True,
         )
         self._random = random.Random(seed)
         self._stop = threading.Event()
