@@ -87,3 +87,35 @@ def test_the_uplink_trusts_a_tls_hub_through_its_ca_file_and_nothing_else(tmp_pa
             trusting.stop()
             box.close()
     assert stored_keys(db) == [("press-7", "s", "reading", 0, "")]
+
+
+def test_a_record_the_real_hub_refuses_is_set_aside_and_the_rest_stored_once(
+    hub: Hub, tmp_path: Path
+) -> None:
+    box = Outbox(tmp_path / "outbox.db", max_bytes=1 << 24)
+    records = [
+        Record("plc-1", "pump-1", "reading", i, "", 1.7e9 + i, None, {"values": {"t": 1.0 * i}})
+        for i in range(30)
+    ]
+    records[12] = Record("plc-1", "pump-1", "reading", 12, "", 1.7e9, None, {"valeus": {}})
+    box.put(records, journal=[], upstream=True)
+    link = Uplink(
+        uplink_config(hub.url, hub.token, batch_records=8),
+        agent="press-7",
+        outbox=box,
+        on_command=lambda _: True,
+    )
+    try:
+        for _ in range(10):
+            if box.pending():
+                link.send_once()
+        assert box.pending() == 0 and link.failures == 0
+        letters = box.dead_letters()
+        counters = box.counters()
+    finally:
+        link.stop()
+        box.close()
+    assert [k.seq for k in stored_keys(hub.db_url)] == [i for i in range(30) if i != 12]
+    assert [(d["record"]["seq"], d["record"]["body"]) for d in letters] == [(12, {"valeus": {}})]
+    assert letters[0]["reason"].startswith("body.values: Field required")
+    assert counters["dead_letter_reading"] == 1 and link.counts["dead_letters"] == 1
