@@ -34,6 +34,7 @@ from ._event import Event, events_of
 from ._gate import Gate, StreamRule
 from ._inbound import Inbound, Input
 from ._outbox import Outbox, OutboxFull, Record
+from ._skew import ClockSkew
 
 __all__ = ["Agent", "AgentStats"]
 
@@ -95,7 +96,6 @@ class AgentStats:
     replayed: int = 0
     held_back: int = 0  # batches kept in memory while the outbox was full
     checkpoints: int = 0
-    skew: dict[str, float] = field(default_factory=dict)  # stream → receive minus device time
 
     def reject(self, kind: str, n: int = 1) -> None:
         self.rejected[kind] = self.rejected.get(kind, 0) + n
@@ -154,6 +154,7 @@ class Agent:
         self._delivered: set[bytes] = set()
         self._last_checkpoint = time.monotonic()
         self.gate = _gate(config)
+        self.clocks = ClockSkew(config.device_of)
         self.ready = threading.Event()
 
     def rejected(self) -> dict[str, int]:
@@ -212,6 +213,7 @@ class Agent:
         }
         self.config = config
         self.gate = _gate(config)
+        self.clocks.remap(config.device_of, {entry.clock for entry in config.streams})
         self._pipelines = kept
         self._route.clear()
         self._stop.clear()
@@ -364,7 +366,7 @@ class Agent:
                 )
             )
         if reading.received is not None:
-            self.stats.skew[reading.stream] = reading.received - reading.timestamp
+            self.clocks.add(reading.stream, reading.received, reading.timestamp)
         self.stats.readings += 1
         for out in pipeline.update(reading):
             self._emit(out, batch, send_readings)

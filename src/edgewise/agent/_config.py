@@ -73,6 +73,17 @@ class StreamConfig(_Model):
     send_readings: bool = Field(
         default=True, description="Forward every reading with its detection record."
     )
+    device: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The device whose clock stamps these streams (default: this entry's match).",
+    )
+
+    @property
+    def clock(self) -> str:
+        """The device whose clock skew these streams' readings estimate."""
+        return self.match if self.device is None else self.device
 
 
 class SummaryConfig(_Model):
@@ -158,6 +169,11 @@ class AgentConfig(_Model):
             if entry.match == stream or fnmatch.fnmatchcase(stream, entry.match):
                 return entry
         return None
+
+    def device_of(self, stream: str) -> str | None:
+        """The device whose clock stamps ``stream`` (None for a stream no entry matches)."""
+        entry = self.stream_config(stream)
+        return None if entry is None else entry.clock
 
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """What pydantic cannot see: references between sections, pipelines that do not build."""

@@ -66,12 +66,15 @@ class _AgentCollector(Collector):
             "Bytes the outbox holds (estimate).",
             value=self.agent.outbox.bytes_,
         )
-        if stats.skew:
-            yield GaugeMetricFamily(
-                "edgewise_agent_clock_skew_max_seconds",
-                "Largest receive-minus-device time over the streams (latency plus clock skew).",
-                value=max(abs(v) for v in stats.skew.values()),
-            )
+        skew = GaugeMetricFamily(
+            "edgewise_agent_clock_skew_seconds",
+            "Receive minus device time at its smallest, per device: how far the device's clock "
+            "is behind the agent's, plus the smallest latency.",
+            labels=["device"],
+        )
+        for device, seconds in sorted(self.agent.clocks.estimates().items()):
+            skew.add_metric([device], seconds)
+        yield skew
         if self.uplink is not None:
             sent = CounterMetricFamily(
                 "edgewise_agent_uplink", "Uplink outcomes.", labels=["outcome"]
