@@ -105,3 +105,12 @@ def test_agent_check_prints_each_error_and_exits_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize("example", sorted(Path("docs/examples").glob("agent*.yaml")), ids=str)
 def test_the_documented_examples_are_valid(example: Path) -> None:
     load_config(example)
+
+
+def test_an_uplink_ca_that_holds_no_certificate_is_reported_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+    uplink = f"uplink: {{url: 'https://hub.test', token: {{env: T}}, ca: {tmp_path}/ca.pem}}\n"
+    found = errors_of(GOOD + uplink, tmp_path)
+    assert len(found) == 1
+    assert found[0].startswith(f"{tmp_path / 'agent.yaml'}:16:")
+    assert f"uplink.ca: {tmp_path}/ca.pem: no CA certificate could be read" in found[0]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from edgewise.agent import Outbox, OutboxFull, Record
+from edgewise.agent._outbox import DEAD_LETTERS_KEPT
 
 
 def record(kind: str, seq: int, stream: str = "pump-1", size: int = 10) -> Record:
@@ -74,3 +75,26 @@ def test_checkpoints_truncate_the_journal_and_commands_and_actions_happen_once(
     box.commands_acked([7])
     assert box.unacked_commands() == []
     assert box.claim("stop-pump", "k") and not box.claim("stop-pump", "k")
+
+
+def test_dead_letters_leave_the_outbox_once_each_and_stay_within_bounds(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", max_bytes=1 << 24)
+    box.put(
+        [record("reading", 0), record("event", 0), record("reading", 1)], journal=[], upstream=True
+    )
+    ids = [s.id for s in box.peek(limit=10)]  # event 0, reading 0, reading 1
+    assert box.dead_letter({ids[1]: "bad"}, now=5.0) == 1
+    assert box.pending() == 2 and box.bytes_ == box._sum_sizes()
+    # A replay makes the record anew: its key was stored once, so it is not stored again.
+    box.put([record("reading", 0)], journal=[], upstream=True)
+    assert box.pending() == 2 and box.counters()["dead_letter_reading"] == 1
+    [letter] = box.dead_letters()
+    assert letter == {"record": record("reading", 0).wire(), "reason": "bad", "at": 5.0}
+    # The newest DEAD_LETTERS_KEPT are kept; the older ones are forgotten, counted.
+    many = [record("reading", i, size=1) for i in range(100, 100 + DEAD_LETTERS_KEPT)]
+    box.put(many, journal=[], upstream=True)
+    box.dead_letter({s.id: "bad" for s in box.peek(limit=2 * DEAD_LETTERS_KEPT)}, now=7.0)
+    letters = box.dead_letters()
+    assert len(letters) == DEAD_LETTERS_KEPT and letters[-1]["record"]["seq"] == 99 + len(many)
+    assert box.counters()["dead_letters_forgotten"] == 3
+    assert box.pending() == 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import gzip
+import ipaddress
 import json
 import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,13 +20,17 @@ from edgewise.hub import add_device, create_app
 
 
 class Server:
-    """A FastAPI app served by uvicorn on a loopback port, in a thread."""
+    """A FastAPI app served by uvicorn on a loopback port, in a thread; HTTPS given ``tls``."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, *, tls: tuple[Path, Path] | None = None) -> None:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        scheme = "http" if tls is None else "https"
+        self.url = f"{scheme}://127.0.0.1:{self.socket.getsockname()[1]}"
+        cert, key = (None, None) if tls is None else (str(tls[0]), str(tls[1]))
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", ssl_certfile=cert, ssl_keyfile=key
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, args=([self.socket],))
 
@@ -71,10 +78,12 @@ class Hub:
         return httpx.post(f"{self.url}/api/v1/ingest", content=body, headers=headers, timeout=30)
 
 
-def serve(db_url: str, **options: Any) -> tuple[Server, str]:
+def serve(
+    db_url: str, *, tls: tuple[Path, Path] | None = None, **options: Any
+) -> tuple[Server, str]:
     """A server on ``db_url`` (not started) and the token of agent ``press-7``."""
     token = add_device(db_url, "press-7", covers=["plc-1", "plc-2"])
-    return Server(create_app(db_url=db_url, **options)), token
+    return Server(create_app(db_url=db_url, **options), tls=tls), token
 
 
 def reading(seq: int, device: str = "press-7", stream: str = "pump-1") -> dict[str, Any]:
@@ -89,3 +98,40 @@ def reading(seq: int, device: str = "press-7", stream: str = "pump-1") -> dict[s
         "received": 1.7e9 + seq + 0.01,
         "body": {"values": {"temp": 20.0 + seq, "rpm": None}, "flags": {}, "detections": []},
     }
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files in ``folder``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edgewise test hub")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import socket
 import ssl
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubtest import Hub, reading
+from hubtest import Hub, reading, self_signed
 from typer.testing import CliRunner
 
 from edgewise.cli import app
@@ -117,45 +115,9 @@ def test_hub_run_upgrades_serves_and_never_logs_a_token(tmp_path: Path) -> None:
     assert stored_keys(db) == [("press-7", "pump-1", "reading", 0, "")]
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edgewise test hub")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_hub_run_serves_https_with_a_certificate(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'hub.db'}"
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     options = ["--tls-cert", str(cert), "--tls-key", str(key)]
     with hub_process(options, db, tmp_path / "hub.log") as url:
         trust = ssl.create_default_context(cafile=str(cert))
@@ -165,7 +127,7 @@ def test_hub_run_serves_https_with_a_certificate(tmp_path: Path) -> None:
 
 
 def test_tls_lets_the_hub_listen_beyond_loopback(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     _check_bind("0.0.0.0", cert, key)  # no error
     with pytest.raises(InputError, match="refusing to serve plain HTTP"):
         _check_bind("0.0.0.0", None, None)

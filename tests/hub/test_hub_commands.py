@@ -35,7 +35,7 @@ def test_an_agent_sees_and_acknowledges_only_the_commands_of_its_devices(hub: Hu
 
 def test_a_batch_refused_does_not_acknowledge_its_commands(hub: Hub) -> None:
     relearn = queue_command(hub.db_url, "plc-1", "relearn", stream="temp")
-    assert hub.post([{**reading(0), "seq": -1}], acked=[relearn]).status_code == 400
+    assert hub.post([{**reading(0), "seq": -1}], acked=[relearn]).status_code == 422
     assert [c["id"] for c in hub.post([]).json()["commands"]] == [relearn]
 
 

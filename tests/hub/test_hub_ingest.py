@@ -85,15 +85,20 @@ def test_identity_encoding_is_accepted_too(hub: Hub) -> None:
     assert hub.post([reading(0)], compress=False).json()["stored"] == 1
 
 
-def test_malformed_records_are_named_and_nothing_is_stored(hub: Hub) -> None:
+def test_malformed_records_are_named_in_a_422_and_nothing_is_stored(hub: Hub) -> None:
     bad = [reading(0), {**reading(1), "seq": "1"}, {**reading(2), "body": {"values": {"t": "x"}}}]
     bad.append({**reading(3), "kind": "event"})  # an event without a name
-    answer = hub.post(bad)
-    assert answer.status_code == 400
-    assert [r["index"] for r in answer.json()["rejected"]] == [1, 2, 3]
+    nul = reading(4)
+    nul["body"]["flags"] = {"temp": "odd\x00"}  # PostgreSQL could never store it
+    answer = hub.post([*bad, nul, reading(5)])
+    assert answer.status_code == 422
+    assert [r["index"] for r in answer.json()["rejected"]] == [1, 2, 3, 4]
     assert answer.json()["rejected"][0]["reason"].startswith("seq:")
     assert answer.json()["rejected"][1]["reason"].startswith("body.values.t:")
+    assert "U+0000" in answer.json()["rejected"][3]["reason"]
     assert stored_keys(hub.db_url) == []
+    # Without them, the rest is stored: the NUL check passes a batch with none.
+    assert hub.post([reading(0), reading(5)]).json()["stored"] == 2
 
 
 def test_malformed_envelopes_are_400(hub: Hub) -> None:

@@ -41,6 +41,7 @@ from ._gate import Gate, StreamRule
 from ._inbound import Inbound, Input
 from ._mailbox import Mailbox
 from ._outbox import DIGEST_SIZE, Outbox, OutboxFull, Record
+from ._skew import ClockSkew
 
 __all__ = ["Agent", "AgentStats"]
 
@@ -106,7 +107,6 @@ class AgentStats:
     replayed: int = 0  # readings and commands replayed from the journal after a restart
     held_back: int = 0  # batches kept in memory while the outbox was full
     checkpoints: int = 0
-    skew: dict[str, float] = field(default_factory=dict)  # stream → receive minus device time
 
     def reject(self, kind: str, n: int = 1) -> None:
         self.rejected[kind] = self.rejected.get(kind, 0) + n
@@ -170,6 +170,7 @@ class Agent:
         self._delivered_order: collections.deque[bytes] = collections.deque()
         self._last_checkpoint = time.monotonic()
         self.gate = _gate(config)
+        self.clocks = ClockSkew(config.device_of)
         self.ready = threading.Event()
 
     def rejected(self) -> dict[str, int]:
@@ -237,6 +238,7 @@ class Agent:
         }
         self.config = config
         self.gate = _gate(config)
+        self.clocks.remap(config.device_of, {entry.clock for entry in config.streams})
         self._pipelines = kept
         self._route.clear()
         self._stop.clear()
@@ -394,7 +396,7 @@ class Agent:
         _, pipeline, send_readings = route
         batch.taken.append((reading.stream, reading.timestamp, reading.received, reading.values))
         if reading.received is not None:
-            self.stats.skew[reading.stream] = reading.received - reading.timestamp
+            self.clocks.add(reading.stream, reading.received, reading.timestamp)
         self.stats.readings += 1
         for out in pipeline.update(reading):
             self._emit(out, batch, send_readings)

@@ -9,6 +9,7 @@ uplink and the storage budget. Secrets are never in it, only where to find them
 from __future__ import annotations
 
 import fnmatch
+import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -72,6 +73,17 @@ class StreamConfig(_Model):
     send_readings: bool = Field(
         default=True, description="Forward every reading with its detection record."
     )
+    device: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The device whose clock stamps these streams (default: this entry's match).",
+    )
+
+    @property
+    def clock(self) -> str:
+        """The device whose clock skew these streams' readings estimate."""
+        return self.match if self.device is None else self.device
 
 
 class SummaryConfig(_Model):
@@ -91,6 +103,20 @@ class UplinkConfig(_Model):
     interval_s: float = Field(default=1.0, gt=0.0)
     timeout_s: float = Field(default=10.0, gt=0.0)
     backoff_max_s: float = Field(default=60.0, gt=0.0)
+
+    def trust(self) -> ssl.SSLContext | None:
+        """The certificates the hub's must chain to: those in ``ca``, or None for the system's.
+
+        Raises ``ValueError`` naming the file when it holds no usable certificate.
+        """
+        if self.ca is None:
+            return None
+        try:
+            return ssl.create_default_context(cafile=str(self.ca))
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(
+                f"{self.ca}: no CA certificate could be read from it: {error}"
+            ) from None
 
 
 class MetricsConfig(_Model):
@@ -144,6 +170,11 @@ class AgentConfig(_Model):
                 return entry
         return None
 
+    def device_of(self, stream: str) -> str | None:
+        """The device whose clock stamps ``stream`` (None for a stream no entry matches)."""
+        entry = self.stream_config(stream)
+        return None if entry is None else entry.clock
+
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """What pydantic cannot see: references between sections, pipelines that do not build."""
         found: list[tuple[tuple[str | int, ...], str]] = []
@@ -165,6 +196,11 @@ class AgentConfig(_Model):
             found.append(
                 (("actions",), "MQTT actions publish to the broker of an MQTT input: add one")
             )
+        if self.uplink is not None:
+            try:
+                self.uplink.trust()
+            except ValueError as error:
+                found.append((("uplink", "ca"), str(error)))
         seen: set[str] = set()
         for i, source in enumerate(self.inputs):
             if source.name in seen:

@@ -46,13 +46,16 @@ class _AgentCollector(Collector):
         for kind, n in sorted(self.agent.rejected().items()):
             rejected.add_metric([kind], n)
         yield rejected
-        dropped = CounterMetricFamily(
-            "edgewise_agent_outbox_dropped", "Records dropped by the disk budget.", labels=["kind"]
-        )
-        for name, n in sorted(self.agent.outbox.counters().items()):
-            if name.startswith("dropped_"):
-                dropped.add_metric([name.removeprefix("dropped_")], n)
-        yield dropped
+        counters = self.agent.outbox.counters()
+        for prefix, name, doc in (
+            ("dropped_", "outbox_dropped", "Records dropped by the disk budget."),
+            ("dead_letter_", "outbox_dead_letters", "Records the hub refused for good."),
+        ):
+            family = CounterMetricFamily(f"edgewise_agent_{name}", doc, labels=["kind"])
+            for counter, n in sorted(counters.items()):
+                if counter.startswith(prefix):
+                    family.add_metric([counter.removeprefix(prefix)], n)
+            yield family
         yield GaugeMetricFamily(
             "edgewise_agent_outbox_records",
             "Records waiting for the hub.",
@@ -63,12 +66,15 @@ class _AgentCollector(Collector):
             "Bytes the outbox holds (estimate).",
             value=self.agent.outbox.bytes_,
         )
-        if stats.skew:
-            yield GaugeMetricFamily(
-                "edgewise_agent_clock_skew_max_seconds",
-                "Largest receive-minus-device time over the streams (latency plus clock skew).",
-                value=max(abs(v) for v in stats.skew.values()),
-            )
+        skew = GaugeMetricFamily(
+            "edgewise_agent_clock_skew_seconds",
+            "Receive minus device time at its smallest, per device: how far the device's clock "
+            "is behind the agent's, plus the smallest latency.",
+            labels=["device"],
+        )
+        for device, seconds in sorted(self.agent.clocks.estimates().items()):
+            skew.add_metric([device], seconds)
+        yield skew
         if self.uplink is not None:
             sent = CounterMetricFamily(
                 "edgewise_agent_uplink", "Uplink outcomes.", labels=["outcome"]
@@ -76,6 +82,11 @@ class _AgentCollector(Collector):
             for outcome, n in sorted(self.uplink.counts.items()):
                 sent.add_metric([outcome], n)
             yield sent
+            yield GaugeMetricFamily(
+                "edgewise_agent_uplink_unauthorised",
+                "1 while the hub refuses this agent (401 or 403): records wait, none is dropped.",
+                value=int(self.uplink.unauthorised),
+            )
 
 
 class MetricsServer:
@@ -96,6 +107,7 @@ class MetricsServer:
                         "uptime_s": round(time.monotonic() - started, 1),
                         "outbox_records": agent.outbox.pending(),
                         "uplink_failures": 0 if uplink is None else uplink.failures,
+                        "uplink": "off" if uplink is None else uplink.state(),
                     }
                     body, kind = json.dumps(health).encode(), "application/json"
                 else:

@@ -14,7 +14,10 @@ transaction as the batch that made it, so a crash leaves them consistent:
 - ``checkpoint``: each pipeline's state in edgewise's versioned format (never pickle), with the
   journal position it includes;
 - ``applied`` and ``fired``: the hub's commands applied, the actions fired, by key, so neither
-  happens twice.
+  happens twice;
+- ``dead_letter``: records the hub refused for good (malformed, or too large for any batch),
+  moved out of the outbox with the hub's reason so they no longer hold back the rest; the
+  newest :data:`DEAD_LETTERS_KEPT` are kept for inspection (``edgewise agent dead-letters``).
 
 The disk budget: records of data nobody upstream still holds (polled values, derived summaries)
 are dropped when the budget is reached, oldest raw readings first and events last, with a counter
@@ -35,7 +38,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["PRIORITY", "Outbox", "OutboxFull", "Record", "Stored"]
+__all__ = ["DEAD_LETTERS_KEPT", "PRIORITY", "Outbox", "OutboxFull", "Record", "Stored"]
 
 DIGEST_SIZE = 16
 """Bytes of a message's digest (BLAKE2b), by which a message delivered again is known."""
@@ -67,7 +70,18 @@ CREATE TABLE IF NOT EXISTS fired (action TEXT NOT NULL, key TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS delivered_batches (id INTEGER PRIMARY KEY, at REAL NOT NULL,
                                               digests BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL, stream TEXT NOT NULL, kind TEXT NOT NULL,
+    seq INTEGER NOT NULL, name TEXT NOT NULL,
+    timestamp REAL NOT NULL, received REAL, body TEXT NOT NULL,
+    reason TEXT NOT NULL, at REAL NOT NULL,
+    UNIQUE (device, stream, kind, seq, name)
+);
 """
+
+DEAD_LETTERS_KEPT = 10_000
+"""Dead letters kept; older ones are forgotten (``dead_letters_forgotten``) to bound the table."""
 
 # What a row costs beyond its body: the key columns and SQLite's own overhead, roughly.
 _ROW_OVERHEAD = 96
@@ -312,6 +326,55 @@ class Outbox:
         with self._transaction() as db:
             db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
         self.bytes_ = self._sum_sizes()
+
+    def dead_letter(self, reasons: Mapping[int, str], *, now: float) -> int:
+        """Move the records ``reasons`` names (row id → the hub's reason) to the dead letters.
+
+        One transaction; counted by kind (``dead_letter_<kind>``). A record refused again (a
+        replay made it anew) is dropped without a second count. The number newly set aside.
+        """
+        ids = [(i,) for i in reasons]
+        moved: dict[str, int] = {}
+        with self._transaction() as db:
+            for row_id, reason in reasons.items():
+                # RETURNING names the row only if it was inserted, not ignored as a repeat.
+                for (kind,) in db.execute(
+                    "INSERT OR IGNORE INTO dead_letter (device, stream, kind, seq, name,"
+                    " timestamp, received, body, reason, at) SELECT device, stream, kind, seq,"
+                    " name, timestamp, received, body, ?, ? FROM outbox WHERE id = ?"
+                    " RETURNING kind",
+                    (reason, now, row_id),
+                ).fetchall():
+                    moved[kind] = moved.get(kind, 0) + 1
+            db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+            for kind, n in moved.items():
+                self._count(db, f"dead_letter_{kind}", n)
+            forgotten = db.execute(
+                "DELETE FROM dead_letter WHERE id <= (SELECT MAX(id) FROM dead_letter) - ?",
+                (DEAD_LETTERS_KEPT,),
+            ).rowcount
+            if forgotten > 0:
+                self._count(db, "dead_letters_forgotten", forgotten)
+        self.bytes_ = self._sum_sizes()
+        return sum(moved.values())
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The dead letters, oldest first: ``{"record": wire form, "reason", "at"}`` each."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device, stream, kind, seq, name, timestamp, received, body, reason, at"
+                " FROM dead_letter ORDER BY id"
+            ).fetchall()
+        return [
+            {
+                "record": Record(
+                    device, stream, kind, seq, name, ts, received, json.loads(body)
+                ).wire(),
+                "reason": reason,
+                "at": at,
+            }
+            for device, stream, kind, seq, name, ts, received, body, reason, at in rows
+        ]
 
     def pending(self) -> int:
         """How many records wait for the hub."""

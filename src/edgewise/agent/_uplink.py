@@ -7,6 +7,11 @@ A lost answer makes the agent send the batch again, and the hub's idempotency ke
 record once. Failures back off exponentially with full jitter on the monotonic clock; 413 halves
 the batch; 429 and 503 are retried after their ``Retry-After``. The hub's answer carries its
 commands for the agent (``docs/protocol.md``).
+
+A record the hub refuses for good must not hold back every record after it: the ones a 422
+names, and a single record too large for a 413, move to the outbox's dead letters, kept and
+counted, and the rest is sent at once. 401 and 403 drop nothing: the agent is not (or no longer)
+allowed in, which an operator mends; it keeps trying, logs errors, and says so in ``/healthz``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 import httpx
 
 from ._config import UplinkConfig
-from ._outbox import Outbox, OutboxFull
+from ._outbox import Outbox, OutboxFull, Stored
 
 __all__ = ["PROTOCOL_VERSION", "Uplink"]
 
@@ -60,7 +65,8 @@ class Uplink:
             base_url=config.url,
             timeout=config.timeout_s,
             transport=transport,
-            verify=True if config.ca is None else str(config.ca),
+            # An SSL context, not a path: httpx deprecates ``verify=<path>``.
+            verify=config.trust() or True,
         )
         self._random = random.Random(seed)
         self._stop = threading.Event()
@@ -68,8 +74,17 @@ class Uplink:
         self._thread: threading.Thread | None = None
         self.batch_records = config.batch_records
         self.failures = 0
-        self.counts: dict[str, int] = {"sent": 0, "batches": 0, "errors": 0, "throttled": 0}
+        self.counts: dict[str, int] = {
+            "sent": 0,
+            "batches": 0,
+            "errors": 0,
+            "throttled": 0,
+            "unauthorised": 0,
+            "dead_letters": 0,
+        }
         self.last_success: float | None = None  # monotonic
+        self.unauthorised = False  # the hub's last answer was 401 or 403
+        self._refusals = 0  # answers that set records aside, for rate-limited logs
 
     # -- one exchange -------------------------------------------------------------------------
 
@@ -104,6 +119,7 @@ class Uplink:
                 return self._failed(f"stored by the hub, not yet forgotten here: {error}")
             self._applied(response)
             self.failures = 0
+            self.unauthorised = False
             self.last_success = time.monotonic()
             self.counts["sent"] += len(batch)
             self.counts["batches"] += 1
@@ -113,10 +129,39 @@ class Uplink:
         if status == 413 and len(batch) > 1:
             self.batch_records = max(1, len(batch) // 2)
             return 0.0
+        if status == 413:  # one record alone is too large: it can never be sent
+            return self._set_aside(batch, {0: "larger than the hub accepts in a batch (413)"})
+        if status == 422 and (refused := _refused(response, len(batch))):
+            return self._set_aside(batch, refused)
         if status in (429, 503):
             self.counts["throttled"] += 1
             return self._retry_after(response) or self._failed(f"hub busy ({status})")
+        if status in (401, 403):
+            self.unauthorised = True
+            self.counts["unauthorised"] += 1
+            return self._failed(
+                f"the hub refuses this agent ({status}: {response.text[:200]}); nothing is "
+                "dropped: check its token and the devices the token covers",
+                level=logging.ERROR,
+            )
         return self._failed(f"hub answered {status}: {response.text[:200]}")
+
+    def _set_aside(self, batch: list[Stored], refused: Mapping[int, str]) -> float:
+        moved = self.outbox.dead_letter(
+            {batch[i].id: reason for i, reason in refused.items()}, now=time.time()
+        )
+        self.counts["dead_letters"] += moved
+        self._refusals += 1
+        if _worth_logging(self._refusals):
+            first = min(refused)
+            log.warning(
+                "uplink: the hub refused %d record(s) for good; kept as dead letters (see "
+                "`edgewise agent dead-letters`), the rest goes on. First: %s: %s",
+                len(refused),
+                batch[first].wire[:200],
+                refused[first],
+            )
+        return 0.0
 
     def _applied(self, response: httpx.Response) -> None:
         try:
@@ -137,13 +182,19 @@ class Uplink:
         except ValueError:
             return None
 
-    def _failed(self, why: str) -> float:
+    def _failed(self, why: str, *, level: int = logging.WARNING) -> float:
         self.failures += 1
         self.counts["errors"] += 1
         delay = self._random.uniform(0.0, min(self.config.backoff_max_s, 0.5 * 2**self.failures))
-        if self.failures in (1, 10) or self.failures % 100 == 0:  # rate-limited: 1st, 10th, ...
-            log.warning("uplink: %s (failure %d; next try in %.1f s)", why, self.failures, delay)
+        if _worth_logging(self.failures):
+            log.log(level, "uplink: %s (failure %d; next try in %.1f s)", why, self.failures, delay)
         return delay
+
+    def state(self) -> str:
+        """``ok``, ``failing`` (the last exchange failed) or ``unauthorised`` (401 or 403)."""
+        if self.unauthorised:
+            return "unauthorised"
+        return "failing" if self.failures else "ok"
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -178,3 +229,29 @@ class Uplink:
             if self.send_once() > 0.0 and self.failures:
                 break
         self._client.close()
+
+
+def _worth_logging(n: int) -> bool:
+    """Rate-limited logs: the 1st, the 10th, then every 100th time."""
+    return n in (1, 10) or n % 100 == 0
+
+
+def _refused(response: httpx.Response, size: int) -> dict[int, str]:
+    """A 422's refused records, index → reason; empty unless every entry names one of ``size``.
+
+    Records are set aside only on the hub's exact word: an answer that cannot be read is a
+    failure like any other, retried.
+    """
+    try:
+        rejected = response.json().get("rejected")
+    except (ValueError, AttributeError):
+        return {}
+    if not isinstance(rejected, list):
+        return {}
+    refused: dict[int, str] = {}
+    for entry in rejected:
+        index = entry.get("index") if isinstance(entry, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < size:
+            return {}
+        refused[index] = str(entry.get("reason", ""))[:500]
+    return refused

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from ._common import show_help_if_bare
+from ._common import InputError, say, show_help_if_bare
+
+if TYPE_CHECKING:
+    from edgewise.agent import ConfigError
 
 __all__ = ["app"]
 
@@ -37,6 +40,12 @@ class _JsonLines(logging.Formatter):
 ConfigArgument = Annotated[Path, typer.Argument(help="The agent's YAML configuration.")]
 
 
+def _exit_with(error: ConfigError) -> NoReturn:
+    for line in error.errors:
+        typer.echo(line, err=True)
+    raise typer.Exit(2)
+
+
 @app.callback()
 def _group(ctx: typer.Context) -> None:
     show_help_if_bare(ctx)
@@ -50,9 +59,7 @@ def check(config: ConfigArgument) -> None:
     try:
         load_config(config)
     except ConfigError as error:
-        for line in error.errors:
-            typer.echo(line, err=True)
-        raise typer.Exit(2) from None
+        _exit_with(error)
     typer.echo(f"{config}: ok")
 
 
@@ -70,7 +77,30 @@ def run(
     try:
         code = run_agent(config)
     except ConfigError as error:
-        for line in error.errors:
-            typer.echo(line, err=True)
-        raise typer.Exit(2) from None
+        _exit_with(error)
     raise typer.Exit(code)
+
+
+@app.command("dead-letters")
+def dead_letters(
+    config: Annotated[Path, typer.Option("--config", help="The agent's YAML configuration.")],
+) -> None:
+    """Print the records the hub refused for good, one JSON object a line: record, reason, at."""
+    from edgewise.agent import ConfigError, Outbox, load_config
+
+    try:
+        loaded = load_config(config)
+    except ConfigError as error:
+        _exit_with(error)
+    path = Path(loaded.storage.dir) / "outbox.db"
+    if not path.is_file():
+        raise InputError(f"{path}: no outbox yet (the agent has not run with this storage.dir)")
+    # SQLite's WAL lets this read while the agent runs.
+    outbox = Outbox(path, max_bytes=int(loaded.storage.max_outbox_mb * 2**20))
+    try:
+        letters = outbox.dead_letters()
+    finally:
+        outbox.close()
+    for letter in letters:
+        typer.echo(json.dumps(letter, separators=(",", ":")))
+    say(f"{len(letters)} dead letter(s) in {path}")

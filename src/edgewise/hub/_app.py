@@ -123,7 +123,10 @@ def create_app(
             except BatchTooLarge as error:
                 return _error(413, str(error))
             except BatchError as error:
-                return _error(400, str(error), rejected=error.rejected)
+                # 422 names the records refused, so the agent can set them aside and send the
+                # rest; 400 is a batch the agent cannot mend record by record.
+                status = 422 if error.rejected else 400
+                return _error(status, str(error), rejected=error.rejected)
             if batch.agent != agent.name:
                 return _error(403, f"this token belongs to agent {agent.name!r}")
             foreign = sorted({r.device for r in batch.records} - agent.covers)

@@ -134,6 +134,16 @@ def _reason(error: ValidationError, prefix: str = "") -> str:
     return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 def decode(raw: bytes, *, encoding: str, max_bytes: int) -> Batch:
     """Decompress (gzip or identity), parse and check a batch of at most ``max_bytes``.
 
@@ -176,6 +186,9 @@ def decode(raw: bytes, *, encoding: str, max_bytes: int) -> Batch:
         raise BatchError(_reason(error)) from None
     records: list[WireRecord] = []
     rejected: list[dict[str, Any]] = []
+    # PostgreSQL stores no U+0000 in text or JSONB: such a record would fail the transaction
+    # on every retry. The byte search keeps the per-record look for the batches that need it.
+    nul = b"\\u0000" in text
     for index, record in enumerate(envelope.records):
         try:
             checked = WireRecord.model_validate(record)
@@ -186,6 +199,9 @@ def decode(raw: bytes, *, encoding: str, max_bytes: int) -> Batch:
             _BODIES[checked.kind].model_validate(checked.body)
         except ValidationError as error:
             rejected.append({"index": index, "reason": _reason(error, "body")})
+            continue
+        if nul and _holds_nul(record):
+            rejected.append({"index": index, "reason": "a string holds U+0000, never stored"})
             continue
         records.append(checked)
     if rejected:
