@@ -47,12 +47,17 @@ def transmit(
     bound=st.floats(0.0, 50.0),
     predictor=st.sampled_from(PREDICTORS),
     every=st.integers(1, 20),
+    shift=st.booleans(),
 )
 def test_reconstruction_within_bound_and_equal_to_agent_view(
-    readings: list[dict[str, float]], bound: float, predictor: DualPredictor, every: int
+    readings: list[dict[str, float]],
+    bound: float,
+    predictor: DualPredictor,
+    every: int,
+    shift: bool,
 ) -> None:
     agent, hub, _ = transmit(
-        Suppressor(bound=bound, predictor=predictor, heartbeat_every=every),
+        Suppressor(bound=bound, predictor=predictor, heartbeat_every=every, shift=shift),
         Reconstructor(predictor=predictor, heartbeat_every=every),
         readings,
     )
@@ -62,6 +67,38 @@ def test_reconstruction_within_bound_and_equal_to_agent_view(
         assert timestamp == pytest.approx(60.0 * seq)
         for name, value in truth.items():
             assert abs(rebuilt[name] - value) <= bound
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    start=st.lists(values, min_size=5, max_size=5),
+    moves=st.lists(st.floats(-5.0, 5.0), max_size=30),
+    noise=st.lists(st.floats(-0.4, 0.4), min_size=5, max_size=5),
+)
+def test_a_shared_move_is_sent_as_one_shift(
+    start: list[float], moves: list[float], noise: list[float]
+) -> None:
+    """Five values that move together cost a shift, or one value, per reading at most."""
+    readings = [{f"v{i}": x for i, x in enumerate(start)}]
+    for move in moves:
+        readings.append({k: x + move for k, x in readings[-1].items()})
+    readings = [{k: x + e for (k, x), e in zip(r.items(), noise, strict=True)} for r in readings]
+    suppressor, reconstructor = Suppressor(bound=0.5, heartbeat_every=100, shift=True), None
+    hub: list[dict[str, float]] = []
+    for seq, reading in enumerate(readings):
+        message = suppressor.update(seq, 60.0 * seq, reading)
+        if message is None:
+            continue
+        if seq > 0:  # one shift stands in for the four or five values a shared move misses
+            assert len(message["values"]) <= 1
+        reconstructor = reconstructor or Reconstructor(heartbeat_every=100)
+        hub += [v for _, _, v in reconstructor.update(json.loads(json.dumps(message)))]
+    assert reconstructor is not None
+    last = suppressor.heartbeat()
+    assert last is not None
+    hub += [v for _, _, v in reconstructor.update(last)]
+    for rebuilt, truth in zip(hub, readings, strict=True):
+        assert all(abs(rebuilt[k] - x) <= 0.5 for k, x in truth.items())
 
 
 @settings(max_examples=50, deadline=None)
@@ -193,3 +230,5 @@ def test_bad_messages_are_clear_errors() -> None:
         hub.update({"kind": "reading", "seq": 1, "timestamp": 1.0, "values": {"z": 1.0}})
     with pytest.raises(ValueError, match="finite numbers"):
         hub.update({"kind": "reading", "seq": 1, "timestamp": 1.0, "values": {"x": "1"}})
+    with pytest.raises(ValueError, match="shift must be a finite number"):
+        hub.update({"kind": "reading", "seq": 1, "timestamp": 1.0, "values": {}, "shift": math.inf})

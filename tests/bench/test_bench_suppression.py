@@ -40,6 +40,15 @@ def test_chosen_predictor_beats_the_baselines_within_the_bound(result: dict[str,
     assert other["messages_saved_pct"] > other["hold_last"]["messages_saved_pct"]
 
 
+def test_gateway_shift_meets_the_bar_within_the_bound(result: dict[str, object]) -> None:
+    gateway = result["gateway"]
+    assert isinstance(gateway, dict)
+    assert gateway["predictor"].get("shift") is True  # chosen on the train file
+    assert gateway["shifts"] > 0
+    assert gateway["max_abs_error"] <= 0.5
+    assert gateway["mote_messages_saved_pct"] >= 70.0
+
+
 def test_energy_counts_frame_and_acknowledgement() -> None:
     # 31 bytes at 32 us/byte, 17.4 mA; 192 us + 11 bytes received at 18.8 mA; 3.0 V
     assert message_energy_uj(1) == pytest.approx(3.0 * (17.4 * 31 * 32e-6 + 18.8 * 544e-6) * 1e3)

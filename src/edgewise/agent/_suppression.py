@@ -18,12 +18,16 @@ Messages (JSON-able dicts, delivered in order; a repeated or older one is ignore
     {"kind": "heartbeat", "seq": 52, "timestamp": 1.70002e9}
 
 A reading message carries only the values that missed; the hub predicts the others. Its
-``seq``, like a heartbeat's, is a watermark: every reading up to it is accounted for.
+``seq``, like a heartbeat's, is a watermark: every reading up to it is accounted for. A
+:class:`Suppressor` with ``shift=True`` may add one number, ``"shift"``, to a reading: the hub
+adds it to the prediction of every value of that reading (a move the values share, such as a
+building's heating seen by all its motes), so one number stands in for several.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any, Self
@@ -42,7 +46,7 @@ __all__ = ["DualPredictor", "Message", "Reconstructor", "Suppressor"]
 Message = dict[str, Any]
 """A message from agent to hub: ``kind``, ``seq``, ``timestamp`` and, for readings, ``values``."""
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2  # 2: Suppressor.shift
 
 
 @state_type
@@ -164,12 +168,15 @@ def _decide(
     truth: Mapping[str, float] | None,
     sent: Mapping[str, float],
     bounds: Mapping[str, float],
+    shift: float,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """The reconstruction of one reading, and the values to send (the agent passes ``truth``)."""
     decided: dict[str, float] = {}
     send: dict[str, float] = {}
     for name in names:
         guess = predictor.predict(seq, name, decided)
+        if guess is not None:
+            guess += shift
         if truth is not None:
             value = truth[name]
             if guess is None or abs(guess - value) > bounds[name]:
@@ -185,6 +192,32 @@ def _decide(
         elif guess is not None:
             decided[name] = guess
     return decided, send
+
+
+def _best_shift(
+    predictor: DualPredictor, seq: int, truth: Mapping[str, float], bounds: Mapping[str, float]
+) -> float:
+    """The shift that brings the most values within their bounds, if worth sending; else 0.
+
+    A value's own prediction is within its bound for shifts in an interval; the best shift is
+    the middle of the stretch covered by the most intervals (a sweep over their ends). It is
+    sent only if it saves at least two values: it costs one number on air itself.
+    """
+    spans = []
+    for name, value in truth.items():
+        own = predictor.predict(seq, name, {})
+        if own is not None:
+            spans.append((value - own - bounds[name], value - own + bounds[name]))
+    # at equal positions an interval opens (-1) before another closes (+1): both hold there
+    ends = sorted([(lo, -1) for lo, _ in spans] + [(hi, 1) for _, hi in spans])
+    covered = best = 0
+    shift = 0.0
+    for (at, kind), (after, _) in itertools.pairwise(ends):
+        covered -= kind
+        if covered > best:
+            best, shift = covered, (at + after) / 2.0
+    unshifted = sum(lo <= 0.0 <= hi for lo, hi in spans)
+    return shift if best - unshifted >= 2 else 0.0
 
 
 def _check_heartbeat(heartbeat_s: float | None, heartbeat_every: int | None) -> None:
@@ -249,6 +282,10 @@ class Suppressor(_Saved):
         Send a heartbeat when this much device time passed since the last message.
     heartbeat_every
         Send a heartbeat when this many readings passed since the last message.
+    shift
+        Whether a reading may carry a shift, one number the hub adds to the prediction of each of
+        its values, when that sends at least one number fewer. For values that move together
+        and share a unit (the motes of one room, behind a gateway).
 
     Readings of a stream must have consecutive ``seq`` and always the same value names.
 
@@ -273,11 +310,13 @@ class Suppressor(_Saved):
         predictor: DualPredictor | None = None,
         heartbeat_s: float | None = None,
         heartbeat_every: int | None = None,
+        shift: bool = False,
     ) -> None:
         self.bound = bound
         self.predictor = predictor
         self.heartbeat_s = heartbeat_s
         self.heartbeat_every = heartbeat_every
+        self.shift = shift
 
     def _start(self, names: list[str]) -> None:
         _check_heartbeat(self.heartbeat_s, self.heartbeat_every)
@@ -322,16 +361,23 @@ class Suppressor(_Saved):
         elif seq != self.seq_ + 1:
             raise ValueError(f"reading {seq} follows {self.seq_}: seq must be consecutive")
         truth = {name: float(values[name]) for name in names}
-        decided, send = _decide(self.predictor_, seq, names, truth, {}, self.bounds_)
+        shift = _best_shift(self.predictor_, seq, truth, self.bounds_) if self.shift else 0.0
+        decided, send = _decide(self.predictor_, seq, names, truth, {}, self.bounds_, shift)
         self.predictor_.update(seq, decided, sent=set(send))
         self.reconstructed_ = decided
         self.seq_: int = seq
         self.timestamp_: float = float(timestamp)
         first = not hasattr(self, "sent_seq_")
-        if send or first:
-            return self._sent(
-                {"kind": "reading", "seq": seq, "timestamp": float(timestamp), "values": send}
-            )
+        if send or shift or first:
+            message: Message = {
+                "kind": "reading",
+                "seq": seq,
+                "timestamp": float(timestamp),
+                "values": send,
+            }
+            if shift:
+                message["shift"] = shift
+            return self._sent(message)
         quiet_s = (
             self.heartbeat_s is not None and timestamp - self.sent_timestamp_ >= self.heartbeat_s
         )
@@ -397,6 +443,7 @@ class Reconstructor(_Saved):
         ):
             raise ValueError(f"message timestamp must be a finite number, got {timestamp!r}")
         sent: dict[str, float] = {}
+        shift: float = 0.0
         if kind == "reading":
             values = message.get("values")
             if not isinstance(values, Mapping) or not all(
@@ -405,6 +452,12 @@ class Reconstructor(_Saved):
             ):
                 raise ValueError(f"reading {seq}: values must map names to finite numbers")
             sent = {str(name): float(value) for name, value in values.items()}
+            moved = message.get("shift", 0.0)
+            if isinstance(moved, bool) or not (
+                isinstance(moved, int | float) and math.isfinite(moved)
+            ):
+                raise ValueError(f"reading {seq}: shift must be a finite number, got {moved!r}")
+            shift = float(moved)
         if not hasattr(self, "seq_"):
             if not sent:
                 raise ValueError(f"{kind} {seq} before any reading: the stream's start was lost")
@@ -422,11 +475,11 @@ class Reconstructor(_Saved):
             raise ValueError(f"reading {seq} has values {unknown} the stream never had")
         out = []
         for step in range(self.seq_ + 1, seq + 1):
-            decided, _ = _decide(
-                self.predictor_, step, self.names_, None, sent if step == seq else {}, {}
-            )
-            self.predictor_.update(step, decided, sent=set(sent) if step == seq else set())
-            when = timestamp if step == seq else self.timestamp_ + (step - self.seq_) * self.period_
+            now = step == seq  # the readings before it were suppressed: nothing sent, no shift
+            got, moved = (sent, shift) if now else ({}, 0.0)
+            decided, _ = _decide(self.predictor_, step, self.names_, None, got, {}, moved)
+            self.predictor_.update(step, decided, sent=set(got))
+            when = timestamp if now else self.timestamp_ + (step - self.seq_) * self.period_
             out.append((step, when, decided))
         self.seq_, self.timestamp_ = seq, float(timestamp)
         return out
