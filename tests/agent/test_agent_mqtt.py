@@ -51,3 +51,64 @@ storage: {{dir: {tmp_path / "state"}}}
     assert sorted(seqs) == list(range(50))
     rejected = agent.rejected()
     assert rejected.get("malformed") == 1 and rejected.get("wrong_type") == 1, rejected
+
+
+def test_senml_packs_of_many_readings_become_records_and_are_acknowledged(tmp_path: Path) -> None:
+    with Mosquitto(tmp_path / "broker") as broker:
+        config = parse_config(
+            f"""
+version: 1
+device: {{id: press-7}}
+inputs:
+  - {{type: mqtt, name: plant, port: {broker.port}, client_id: t-senml, format: senml+json,
+     topics: [{{topic: "plant/senml", qos: 1}}]}}
+storage: {{dir: {tmp_path / "state"}}}
+""",
+            tmp_path / "agent.yaml",
+        )
+        agent = Agent(config, decode=decoder(config), inputs=open_inputs(config))
+        agent.start()
+        packs = [
+            json.dumps(
+                [{"bn": "pump-1/", "bt": 1.7e9 + 200 * m, "n": "temp", "v": 20.0}]
+                + [{"n": "temp", "t": k, "v": 20.0 + k % 5} for k in range(1, 200)]
+            )
+            for m in range(20)
+        ]
+        subprocess.run(
+            ["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", "plant/senml", "-l"],
+            input="\n".join(packs) + "\n",
+            text=True,
+            check=True,
+        )
+        deadline = time.monotonic() + 30
+        while agent.stats.readings < 4000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the last batch commits and its acknowledgements leave before the stop
+        agent.stop()
+        agent.close()
+        # Every pack was acknowledged: a new session on the same id gets nothing again.
+        again = subprocess.run(
+            [
+                "mosquitto_sub",
+                "-p",
+                str(broker.port),
+                "-q",
+                "1",
+                "-t",
+                "plant/senml",
+                "-i",
+                "t-senml",
+                "-c",
+                "-V",
+                "mqttv5",
+                "-W",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+        )
+    with sqlite3.connect(tmp_path / "state" / "outbox.db") as db:
+        (stored,) = db.execute("SELECT count(*) FROM outbox WHERE kind = 'reading'").fetchone()
+    assert stored == 4000
+    assert again.stdout == ""

@@ -199,6 +199,13 @@ class Collector:
         with self._changed:
             return [r for m in self.messages for r in m.payload if isinstance(r, Reading)]
 
+    def wait_messages(self, count: int, timeout: float = 20.0) -> list[Inbound]:
+        """The first ``count`` messages, once they have come; fail with what came otherwise."""
+        with self._changed:
+            met = self._changed.wait_for(lambda: len(self.messages) >= count, timeout)
+            assert met, f"timed out with {len(self.messages)} of {count} messages"
+            return self.messages[:count]
+
     def wait_for(self, condition: Callable[[list[Reading]], bool], timeout: float = 20.0) -> None:
         """Wait until ``condition(readings)`` holds; fail with what arrived otherwise."""
         with self._changed:

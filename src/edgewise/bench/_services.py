@@ -28,7 +28,7 @@ autosave_interval 1
 max_queued_messages 0
 max_inflight_messages 0
 log_dest file {folder}/mosquitto.log
-{user}"""
+{user}{options}"""
 
 
 def free_port() -> int:
@@ -60,7 +60,9 @@ def wait_for_port(
 class Mosquitto:
     """A Mosquitto broker in ``folder`` on a free port, for as long as the ``with`` block."""
 
-    def __init__(self, folder: Path, *, port: int | None = None) -> None:
+    def __init__(self, folder: Path, *, port: int | None = None, options: str = "") -> None:
+        """``options``: configuration lines after the published ones, applying to its one
+        listener (``certfile``, ``keyfile``) or overriding it (``allow_anonymous false``)."""
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise FileNotFoundError(
@@ -69,6 +71,7 @@ class Mosquitto:
         self.binary = binary
         self.folder = folder
         self.port = port or free_port()
+        self.options = options
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Mosquitto:
@@ -76,7 +79,11 @@ class Mosquitto:
         conf = self.folder / "mosquitto.conf"
         # Started as root, Mosquitto would switch to its own user, which cannot write our folder.
         user = "user root\n" if os.geteuid() == 0 else ""
-        conf.write_text(MOSQUITTO_CONF.format(port=self.port, folder=self.folder, user=user))
+        conf.write_text(
+            MOSQUITTO_CONF.format(
+                port=self.port, folder=self.folder, user=user, options=self.options
+            )
+        )
         self.process = subprocess.Popen([self.binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
         wait_for_port(self.port, process=self.process)
         return self
