@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,13 @@ from edgewise.agent._outbox import DEAD_LETTERS_KEPT
 def record(kind: str, seq: int, stream: str = "pump-1", size: int = 10) -> Record:
     name = "alarm" if kind == "event" else ""
     return Record("press-7", stream, kind, seq, name, 1.7e9 + seq, None, {"pad": "x" * size})
+
+
+def counted(path: Path) -> tuple[int, int]:
+    """What the outbox file holds, counted afresh: (records, bytes)."""
+    with sqlite3.connect(path) as db:
+        n, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+    return int(n), int(size)
 
 
 def test_records_survive_a_reopen_and_a_key_is_stored_once(tmp_path: Path) -> None:
@@ -60,6 +68,9 @@ def test_a_full_budget_drops_raw_readings_first_and_only_data_nobody_holds(tmp_p
     assert ("reading", "10") in [
         (s.kind, s.wire.split('"seq":')[1].split(",")[0]) for s in box.peek(limit=10)
     ]
+    assert counted(tmp_path / "o.db") == (box.pending(), box.bytes_)  # drops and refusals
+    box.delete([s.id for s in box.peek(limit=2)])
+    assert counted(tmp_path / "o.db") == (box.pending(), box.bytes_)
 
 
 def test_checkpoints_truncate_the_journal_and_commands_and_actions_happen_once(
@@ -84,7 +95,7 @@ def test_dead_letters_leave_the_outbox_once_each_and_stay_within_bounds(tmp_path
     )
     ids = [s.id for s in box.peek(limit=10)]  # event 0, reading 0, reading 1
     assert box.dead_letter({ids[1]: "bad"}, now=5.0) == 1
-    assert box.pending() == 2 and box.bytes_ == box._sum_sizes()
+    assert box.pending() == 2 and counted(tmp_path / "o.db") == (box.records_, box.bytes_)
     # A replay makes the record anew: its key was stored once, so it is not stored again.
     box.put([record("reading", 0)], journal=[], upstream=True)
     assert box.pending() == 2 and box.counters()["dead_letter_reading"] == 1

@@ -153,8 +153,11 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM outbox").fetchone()
-        self.bytes_: int = int(row[0])
+        # Kept up to date rather than counted: a scan of a long backlog under the lock would stall
+        # the writer (and the acknowledgements) at every uplink batch and every scrape.
+        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+        self.records_: int = int(row[0])
+        self.bytes_: int = int(row[1])
         self._marks: dict[tuple[str, str, str], int] = {
             (device, stream, kind): seq
             for device, stream, kind, seq in self._db.execute("SELECT * FROM marks")
@@ -165,6 +168,7 @@ class Outbox:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            counts = self.records_, self.bytes_
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -173,6 +177,7 @@ class Outbox:
                 except BaseException:
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
+                    self.records_, self.bytes_ = counts  # as the rows are again
                     raise
             except sqlite3.OperationalError as error:
                 # The disk itself is full (SQLITE_FULL, or an I/O error writing the WAL).
@@ -221,38 +226,32 @@ class Outbox:
             for r in fresh
         ]
         size = sum(row[9] for row in rows)
-        bytes_before = self.bytes_
-        try:
-            with self._transaction() as db:
-                if self.bytes_ + size > self.max_bytes:
-                    self._make_room(db, self.bytes_ + size - self.max_bytes, upstream, rows)
-                    size = sum(row[9] for row in rows)
-                db.executemany(
-                    "INSERT INTO outbox (priority, device, stream, kind, seq, name,"
-                    " timestamp, received, body, size, upstream)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
+        with self._transaction() as db:
+            if self.bytes_ + size > self.max_bytes:
+                self._make_room(db, self.bytes_ + size - self.max_bytes, upstream, rows)
+                size = sum(row[9] for row in rows)
+            db.executemany(
+                "INSERT INTO outbox (priority, device, stream, kind, seq, name,"
+                " timestamp, received, body, size, upstream)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            db.executemany(
+                "INSERT INTO marks VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO UPDATE SET seq = max(seq, excluded.seq)",
+                [(*key, seq) for key, seq in raised.items()],
+            )
+            db.executemany("INSERT INTO journal (entry) VALUES (?)", [(e,) for e in journal])
+            db.executemany("INSERT OR IGNORE INTO applied VALUES (?, 0)", [(c,) for c in applied])
+            if delivered:  # one row per batch: a row per message cost as much as the reading
+                db.execute(
+                    "INSERT INTO delivered_batches (at, digests) VALUES (?, ?)",
+                    (now, b"".join(delivered)),
                 )
-                db.executemany(
-                    "INSERT INTO marks VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT DO UPDATE SET seq = max(seq, excluded.seq)",
-                    [(*key, seq) for key, seq in raised.items()],
-                )
-                db.executemany("INSERT INTO journal (entry) VALUES (?)", [(e,) for e in journal])
-                db.executemany(
-                    "INSERT OR IGNORE INTO applied VALUES (?, 0)", [(c,) for c in applied]
-                )
-                if delivered:  # one row per batch: a row per message cost as much as the reading
-                    db.execute(
-                        "INSERT INTO delivered_batches (at, digests) VALUES (?, ?)",
-                        (now, b"".join(delivered)),
-                    )
-                if duplicates:
-                    self._count(db, "outbox_duplicates", duplicates)
-        except BaseException:
-            self.bytes_ = bytes_before  # what _make_room freed was rolled back
-            raise
+            if duplicates:
+                self._count(db, "outbox_duplicates", duplicates)
         self.bytes_ += size
+        self.records_ += len(rows)
         marks.update(raised)
 
     def _make_room(
@@ -286,18 +285,13 @@ class Outbox:
         for kind, n in dropped_kinds.items():
             self._count(db, f"dropped_{kind}", n)
         self.bytes_ -= freed
+        self.records_ -= len(dropped)
 
     def _count(self, db: sqlite3.Connection, name: str, n: int) -> None:
         db.execute(
             "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
             (name, n, n),
         )
-
-    def _sum_sizes(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM outbox").fetchone()[0])
-
-    # -- the uplink's side --------------------------------------------------------------------
 
     def peek(self, *, limit: int, max_bytes: int | None = None) -> list[Stored]:
         """The next records to send: events, then summaries, then readings; oldest first."""
@@ -324,8 +318,7 @@ class Outbox:
     def delete(self, ids: Sequence[int]) -> None:
         """Forget records the hub has stored."""
         with self._transaction() as db:
-            db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
-        self.bytes_ = self._sum_sizes()
+            self._remove(db, ids)
 
     def dead_letter(self, reasons: Mapping[int, str], *, now: float) -> int:
         """Move the records ``reasons`` names (row id → the hub's reason) to the dead letters.
@@ -333,7 +326,6 @@ class Outbox:
         One transaction; counted by kind (``dead_letter_<kind>``). A record refused again (a
         replay made it anew) is dropped without a second count. The number newly set aside.
         """
-        ids = [(i,) for i in reasons]
         moved: dict[str, int] = {}
         with self._transaction() as db:
             for row_id, reason in reasons.items():
@@ -346,7 +338,7 @@ class Outbox:
                     (reason, now, row_id),
                 ).fetchall():
                     moved[kind] = moved.get(kind, 0) + 1
-            db.executemany("DELETE FROM outbox WHERE id = ?", ids)
+            self._remove(db, list(reasons))
             for kind, n in moved.items():
                 self._count(db, f"dead_letter_{kind}", n)
             forgotten = db.execute(
@@ -355,8 +347,18 @@ class Outbox:
             ).rowcount
             if forgotten > 0:
                 self._count(db, "dead_letters_forgotten", forgotten)
-        self.bytes_ = self._sum_sizes()
         return sum(moved.values())
+
+    def _remove(self, db: sqlite3.Connection, ids: Sequence[int]) -> None:
+        """Delete rows by id, keeping the counts (inside the caller's transaction)."""
+        for start in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
+            chunk = ids[start : start + 500]
+            sizes = db.execute(
+                f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(chunk))}) RETURNING size",
+                chunk,
+            ).fetchall()
+            self.records_ -= len(sizes)
+            self.bytes_ -= sum(size for (size,) in sizes)
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """The dead letters, oldest first: ``{"record": wire form, "reason", "at"}`` each."""
@@ -378,8 +380,7 @@ class Outbox:
 
     def pending(self) -> int:
         """How many records wait for the hub."""
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        return self.records_
 
     # -- checkpoints, commands, actions, counters ----------------------------------------------
 
