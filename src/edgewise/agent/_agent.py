@@ -124,6 +124,7 @@ class _Batch:
     digests: list[bytes] = field(default_factory=list)
     applied: list[int] = field(default_factory=list)
     upstream: bool = False
+    checkpoint: dict[str, bytes] | None = None  # the pipelines' states as of this point
 
 
 class Agent:
@@ -218,7 +219,7 @@ class Agent:
             self._writer.join()
             self._writer = None
         if not self._unstored:  # else the pipelines are ahead of the outbox: keep the checkpoint
-            self._checkpoint()
+            self._save_checkpoint(self._states())
 
     def close(self) -> None:
         """Close the outbox (after :meth:`stop`, and after the uplink's last use of it)."""
@@ -305,9 +306,10 @@ class Agent:
             elif self._stop.is_set():
                 return
             if time.monotonic() - self._last_checkpoint >= self.config.storage.checkpoint_every_s:
-                self._writes.join()  # the checkpoint must not be ahead of the outbox
-                if not self._unstored:
-                    self._checkpoint()
+                # Saved by the writer after the batches before it: never ahead of the outbox, and
+                # its megabytes reach the disk while the worker goes on.
+                self._writes.put(_Batch(checkpoint=self._states()))
+                self._last_checkpoint = time.monotonic()
 
     def _write(self) -> None:
         """Store the worker's batches in order; with the outbox full, retry until there is room
@@ -321,7 +323,11 @@ class Agent:
                 if batch is None:
                     return
                 if self._unstored:  # an earlier batch is not stored: later ones wait behind it
-                    self._unstored.append(batch)
+                    if batch.checkpoint is None:  # a checkpoint would be ahead of the outbox
+                        self._unstored.append(batch)
+                    continue
+                if batch.checkpoint is not None:
+                    self._save_checkpoint(batch.checkpoint)
                     continue
                 held = False
                 while not self._store(batch, journal=True):
@@ -530,7 +536,8 @@ class Agent:
 
     # -- checkpoints --------------------------------------------------------------------------
 
-    def _checkpoint(self) -> None:
+    def _states(self) -> dict[str, bytes]:
+        """The pipelines' states and the summaries in progress, as a checkpoint holds them."""
         states = {name: save_state(p) for name, p in self._pipelines.items()}
         states[_SUMMARIES] = json.dumps(
             {
@@ -543,13 +550,17 @@ class Agent:
                 for s, w in self._windows.items()
             }
         ).encode()
+        return states
+
+    def _save_checkpoint(self, states: dict[str, bytes]) -> None:
         try:
             self.outbox.checkpoint(states)
         except OutboxFull as error:
-            log.warning("checkpoint postponed: %s", error)
+            log.warning(
+                "checkpoint postponed (the journal keeps growing until one fits): %s", error
+            )
             return
         self.outbox.forget_delivered(keep=_DELIVERED_KEEP)
-        self._last_checkpoint = time.monotonic()
         self.stats.checkpoints += 1
 
 
