@@ -254,8 +254,8 @@ def _run(folder: Path, broker: int, plan: Plan) -> dict[str, Any]:
         spec = json.dumps(asdict(plan))
         for phase, readings in (("warmup", plan.streams * plan.warmup), ("measure", plan.measured)):
             done = subprocess.run(
-                _role("publish", str(broker), spec, phase),
-                capture_output=True, text=True, check=True,
+                _role("publish", str(broker), spec, phase), stdout=subprocess.PIPE, text=True,
+                check=True,
             )  # fmt: skip
             published = json.loads(done.stdout)
             agent.wait_readings(
