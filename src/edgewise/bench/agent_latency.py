@@ -324,11 +324,13 @@ def run_agent_latency(
     folder = Path(tempfile.mkdtemp(prefix="edgewise-bench-latency-"))
     measured: list[dict[str, Any]] = []
     try:
-        with Mosquitto(folder / "broker") as broker:
-            for run in range(runs):
+        for run in range(runs):
+            # A broker of its own: the last run's agent left a persistent session behind, and
+            # the broker would queue every reading for it.
+            with Mosquitto(folder / f"broker-{run}") as broker:
                 measured.append(_run(folder, broker.port, plan))
-                if progress:
-                    progress(run + 1, runs)
+            if progress:
+                progress(run + 1, runs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result: dict[str, Any] = {}
