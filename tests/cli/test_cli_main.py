@@ -27,6 +27,7 @@ COMMANDS = [
     ["bench", "quality"],
     ["bench", "tep"],
     ["bench", "degradation"],
+    ["bench", "latency"],
     ["demo"],
 ]
 

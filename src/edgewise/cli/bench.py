@@ -1,4 +1,5 @@
-"""``edgewise bench``: NAB, throughput, quality, stationary signals, TEP, C-MAPSS, suppression."""
+"""``edgewise bench``: NAB, throughput, quality, stationary signals, TEP, C-MAPSS, suppression,
+the agent's speed, latency and durability."""
 
 from __future__ import annotations
 
@@ -333,6 +334,29 @@ def agent(
     with _running("agent runs") as progress:
         result = run_agent_speed(runs=runs, progress=progress)
     _print_result("The agent (one core)", {k: v for k, v in result.items() if k != "runs"})
+    _save(json_out, result)
+
+
+@app.command()
+def latency(
+    json_out: JsonOption = None,
+    runs: Annotated[
+        int, typer.Option(min=1, help="Runs (about 10 minutes each); latencies are medians.")
+    ] = 1,
+) -> None:
+    """From a reading's publish to its alarm's MQTT command: 10,000 alarms over 1,000 streams.
+
+    The agent is pinned to one core, as in the field (QoS 1, durable outbox, an MQTT command
+    action); the publisher (1,000 readings/s), the command subscriber and the broker share the
+    other. Every spike must start a new episode and produce exactly one command.
+    """
+    from edgewise.bench.agent_latency import run_agent_latency
+
+    with _running("latency runs") as progress:
+        result = run_agent_latency(runs=runs, progress=progress)
+    _print_result(
+        "Publish to command (agent on one core)", {k: v for k, v in result.items() if k != "runs"}
+    )
     _save(json_out, result)
 
 
