@@ -7,11 +7,12 @@ Prometheus asks, so the hot path pays nothing for observability.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -89,6 +90,15 @@ class _AgentCollector(Collector):
             )
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a scraper that gave up waiting: nothing to report
+        super().handle_error(request, client_address)
+
+
 class MetricsServer:
     """Serve ``/metrics`` and ``/healthz`` on ``host:port`` (port 0 picks a free one)."""
 
@@ -122,7 +132,7 @@ class MetricsServer:
             def log_message(self, format: str, *args: object) -> None:
                 del format, args  # scrapes are not worth a log line each
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _Server((host, port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -153,6 +153,8 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._reader = sqlite3.connect(self.path, check_same_thread=False)
+        self._reader_lock = threading.Lock()
         # Kept up to date rather than counted: a scan of a long backlog under the lock would stall
         # the writer (and the acknowledgements) at every uplink batch and every scrape.
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
@@ -456,12 +458,17 @@ class Outbox:
             return db.total_changes > before
 
     def counters(self) -> dict[str, int]:
-        """What the outbox counted: records dropped by kind, duplicates ignored."""
-        with self._lock:
-            rows = self._db.execute("SELECT name, value FROM counters").fetchall()
+        """What the outbox counted: records dropped by kind, duplicates ignored.
+
+        Read on a connection of its own, outside the writers' lock: WAL lets a reader see the
+        last commit while a transaction runs, so a scrape never waits for the disk."""
+        with self._reader_lock:
+            rows = self._reader.execute("SELECT name, value FROM counters").fetchall()
         return {name: int(value) for name, value in rows}
 
     def close(self) -> None:
         """Close the file (a checkpoint of the WAL happens on the last connection's close)."""
+        with self._reader_lock:
+            self._reader.close()
         with self._lock:
             self._db.close()

@@ -12,11 +12,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["MOSQUITTO_CONF", "Mosquitto", "free_port", "wait_for_port"]
+__all__ = ["MOSQUITTO_CONF", "AgentProcess", "Mosquitto", "free_port", "pinned", "wait_for_port"]
 
 MOSQUITTO_CONF = """\
 # edgewise's test configuration for Mosquitto 2: loopback only, anonymous, nothing dropped.
@@ -104,3 +106,71 @@ class Mosquitto:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def pinned(core: int) -> list[str]:
+    """``taskset -c core`` when the machine has it and that core, else nothing."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) > core:
+        return ["taskset", "-c", str(core)]
+    return []
+
+
+class AgentProcess:
+    """``edgewise agent run`` pinned to core 0, watched through its ``/metrics``."""
+
+    def __init__(self, config: Path, metrics: int) -> None:
+        self.metrics = metrics
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [
+                *pinned(0),
+                sys.executable,
+                "-m",
+                "edgewise",
+                "agent",
+                "run",
+                "--config",
+                str(config),
+                "--log-level",
+                "warning",
+            ],
+        )
+
+    def readings(self) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return -1
+        for line in text.splitlines():
+            if line.startswith("edgewise_agent_readings_total "):
+                return int(float(line.split()[1]))
+        return -1
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        wait_for_port(self.metrics, timeout=timeout, process=self.process)
+
+    def wait_readings(self, n: int, *, timeout: float = 300.0) -> tuple[float, float]:
+        """Poll until ``n`` readings are done: (time of the first seen, time of the n-th)."""
+        first: float | None = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = self.readings()
+            now = time.monotonic()
+            if done > 0 and first is None:
+                first = now
+            if done >= n:
+                return (first or now), now
+            time.sleep(0.005 if first is None else 0.05)  # a scrape costs the agent CPU
+        raise TimeoutError(f"the agent did {self.readings()} of {n} readings in {timeout} s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)

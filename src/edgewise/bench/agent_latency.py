@@ -41,8 +41,7 @@ import numpy as np
 
 from edgewise.agent._config import StorageConfig
 
-from ._services import Mosquitto, free_port
-from .agent_speed import _Agent, _pinned
+from ._services import AgentProcess, Mosquitto, free_port, pinned
 
 __all__ = ["BAR_P99_MS", "GAP", "Plan", "run_agent_latency"]
 
@@ -192,7 +191,7 @@ def _subscribe(port: int) -> list[tuple[str, str, float, float]]:
 
 def _role(*args: str) -> list[str]:
     """This module run as a harness process on core 1 (see :func:`_main`)."""
-    return [*_pinned(1), sys.executable, "-m", "edgewise.bench.agent_latency", *args]
+    return [*pinned(1), sys.executable, "-m", "edgewise.bench.agent_latency", *args]
 
 
 def _main(argv: list[str]) -> None:
@@ -242,7 +241,7 @@ def _run(folder: Path, broker: int, plan: Plan) -> dict[str, Any]:
     """One run: a fresh agent, its warm-up, the measured readings; what arrived, and when."""
     shutil.rmtree(folder / "state", ignore_errors=True)
     metrics = free_port()
-    agent = _Agent(_config(folder, broker, metrics), metrics)
+    agent = AgentProcess(_config(folder, broker, metrics), metrics)
     subscriber = subprocess.Popen(
         _role("subscribe", str(broker)), stdout=subprocess.PIPE, text=True
     )
@@ -345,7 +344,7 @@ def run_agent_latency(
     result["setup"] = {
         **asdict(plan),
         "runs": runs,
-        "pinned": bool(_pinned(0)),
+        "pinned": bool(pinned(0)),
         "qos": 1,
         "outbox": "SQLite WAL, synchronous=FULL",
         "checkpoint_every_s": StorageConfig.model_fields["checkpoint_every_s"].default,

@@ -13,30 +13,21 @@ start to the first detection.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._services import Mosquitto, free_port, wait_for_port
+from ._services import AgentProcess, Mosquitto, free_port, pinned
 
 __all__ = ["run_agent_speed"]
 
 _T0 = 1_700_000_000.0
-
-
-def _pinned(core: int) -> list[str]:
-    """``taskset -c core`` when the machine has it and that core, else nothing."""
-    if shutil.which("taskset") and (os.cpu_count() or 1) > core:
-        return ["taskset", "-c", str(core)]
-    return []
 
 
 def _config(folder: Path, broker: int, metrics: int, *, streams: bool = True) -> Path:
@@ -64,71 +55,10 @@ metrics: {{port: {metrics}}}
     return path
 
 
-class _Agent:
-    """``edgewise agent run`` pinned to core 0, watched through its ``/metrics``."""
-
-    def __init__(self, config: Path, metrics: int) -> None:
-        self.metrics = metrics
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [
-                *_pinned(0),
-                sys.executable,
-                "-m",
-                "edgewise",
-                "agent",
-                "run",
-                "--config",
-                str(config),
-                "--log-level",
-                "warning",
-            ],
-        )
-
-    def readings(self) -> int:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=2) as r:
-                text = r.read().decode()
-        except OSError:
-            return -1
-        for line in text.splitlines():
-            if line.startswith("edgewise_agent_readings_total "):
-                return int(float(line.split()[1]))
-        return -1
-
-    def rss_mb(self) -> float:
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        wait_for_port(self.metrics, timeout=timeout, process=self.process)
-
-    def wait_readings(self, n: int, *, timeout: float = 300.0) -> tuple[float, float]:
-        """Poll until ``n`` readings are done: (time of the first seen, time of the n-th)."""
-        first: float | None = None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            done = self.readings()
-            now = time.monotonic()
-            if done > 0 and first is None:
-                first = now
-            if done >= n:
-                return (first or now), now
-            time.sleep(0.005 if first is None else 0.05)  # a scrape costs the agent CPU
-        raise TimeoutError(f"the agent did {self.readings()} of {n} readings in {timeout} s")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(60)
-
-
 def _publish(broker: int, topic: str, lines: Path) -> subprocess.Popen[bytes]:
     with lines.open("rb") as source:
         return subprocess.Popen(
-            [*_pinned(1), "mosquitto_pub", "-p", str(broker), "-q", "1", "-t", topic, "-l"],
+            [*pinned(1), "mosquitto_pub", "-p", str(broker), "-q", "1", "-t", topic, "-l"],
             stdin=source,
         )
 
@@ -173,22 +103,25 @@ def _pipeline_rate(n: int, streams: int) -> float:
         "print(json.dumps(n / (time.perf_counter() - start)))\n"
     )
     done = subprocess.run(
-        [*_pinned(0), sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [*pinned(0), sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     return float(done.stdout.strip())
 
 
-def _mqtt_rate(folder: Path, broker: int, topic: str, lines: Path, readings: int) -> float:
+def _mqtt_rate(folder: Path, topic: str, lines: Path, readings: int) -> float:
+    # A fresh broker each time: an earlier agent's persistent session would make the broker
+    # queue every message for it too.
     metrics = free_port()
     shutil.rmtree(folder / "state", ignore_errors=True)
-    agent = _Agent(_config(folder, broker, metrics), metrics)
-    try:
-        agent.wait_ready()
-        publisher = _publish(broker, topic, lines)
-        first, last = agent.wait_readings(readings)
-        publisher.wait(60)
-    finally:
-        agent.stop()
+    with Mosquitto(folder / f"broker-{metrics}") as broker:
+        agent = AgentProcess(_config(folder, broker.port, metrics), metrics)
+        try:
+            agent.wait_ready()
+            publisher = _publish(broker.port, topic, lines)
+            first, last = agent.wait_readings(readings)
+            publisher.wait(60)
+        finally:
+            agent.stop()
     return readings / max(last - first, 1e-9)
 
 
@@ -196,7 +129,7 @@ def _idle_rss_mb(folder: Path, broker: int) -> float:
     """The agent with one MQTT input and no stream, a second after its metrics answer."""
     metrics = free_port()
     shutil.rmtree(folder / "state", ignore_errors=True)
-    agent = _Agent(_config(folder, broker, metrics, streams=False), metrics)
+    agent = AgentProcess(_config(folder, broker, metrics, streams=False), metrics)
     try:
         agent.wait_ready()
         time.sleep(1.0)
@@ -210,7 +143,7 @@ def _memory_and_startup(folder: Path, broker: int) -> dict[str, float]:
     shutil.rmtree(folder / "state", ignore_errors=True)
     one = folder / "one.txt"
     _json_lines(one, 1, 1)
-    agent = _Agent(_config(folder, broker, metrics), metrics)
+    agent = AgentProcess(_config(folder, broker, metrics), metrics)
     try:
         # Start-up: publish one reading every 20 ms until the agent has done one.
         while agent.readings() < 1:
@@ -258,28 +191,23 @@ def run_agent_speed(
     measured: dict[str, list[float]] = {}
     steps = 3 * runs + 1
     try:
-        with Mosquitto(folder / "broker") as broker:
-            measures: list[tuple[str, Callable[[], float]]] = [
-                ("pipeline_readings_per_s", lambda: _pipeline_rate(messages, streams)),
-                (
-                    "mqtt_msgs_per_s",
-                    lambda: _mqtt_rate(folder, broker.port, "bench/json", json_lines, messages),
-                ),
-                (
-                    "mqtt_readings_per_s",
-                    lambda: _mqtt_rate(
-                        folder, broker.port, "bench/senml", senml, senml_messages * per_message
-                    ),
-                ),
-            ]
-            for run in range(runs):  # interleaved: each run measures all three in turn
-                for i, (key, measure) in enumerate(measures):
-                    measured.setdefault(key, []).append(measure())
-                    if progress:
-                        progress(3 * run + i + 1, steps)
+        measures: list[tuple[str, Callable[[], float]]] = [
+            ("pipeline_readings_per_s", lambda: _pipeline_rate(messages, streams)),
+            ("mqtt_msgs_per_s", lambda: _mqtt_rate(folder, "bench/json", json_lines, messages)),
+            (
+                "mqtt_readings_per_s",
+                lambda: _mqtt_rate(folder, "bench/senml", senml, senml_messages * per_message),
+            ),
+        ]
+        for run in range(runs):  # interleaved: each run measures all three in turn
+            for i, (key, measure) in enumerate(measures):
+                measured.setdefault(key, []).append(measure())
+                if progress:
+                    progress(3 * run + i + 1, steps)
+        with Mosquitto(folder / "broker-memory") as broker:
             memory = _memory_and_startup(folder, broker.port)
-            if progress:
-                progress(steps, steps)
+        if progress:
+            progress(steps, steps)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result: dict[str, Any] = {k: statistics.median(v) for k, v in measured.items()}
@@ -294,7 +222,7 @@ def run_agent_speed(
         "senml_messages": senml_messages,
         "readings_per_senml_message": per_message,
         "streams": streams,
-        "pinned": bool(_pinned(0)),
+        "pinned": bool(pinned(0)),
         "qos": 1,
         "outbox": "SQLite WAL, synchronous=FULL",
     }
