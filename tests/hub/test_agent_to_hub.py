@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hubtest import Hub, self_signed, serve
+from hubtest import Hub, serve
 
 from edgewise.agent._config import UplinkConfig
 from edgewise.agent._outbox import Outbox, Record
 from edgewise.agent._secret import Secret
 from edgewise.agent._uplink import Uplink
 from edgewise.hub import queue_command, stored_keys, upgrade
+from peers.certs import self_signed
 
 
 def uplink_config(url: str, token: str, **options: Any) -> UplinkConfig:

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubtest import Hub, reading, self_signed
+from hubtest import Hub, reading
 from typer.testing import CliRunner
 
 from edgewise.cli import app
 from edgewise.cli._common import InputError
 from edgewise.cli.hub import DEFAULT_DB, _check_bind
 from edgewise.hub import DEFAULT_DB_URL, stored_keys
+from peers.certs import self_signed
 
 runner = CliRunner()
 

@@ -3,8 +3,6 @@ reconnects, keepalive, refused subscriptions; and against a scripted broker, mal
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import logging
 import subprocess
 import time
@@ -17,6 +15,7 @@ import pytest
 from edgewise.agent.inputs.mqtt import MqttInput, MqttInputConfig
 from edgewise.bench._proxy import TcpProxy
 from edgewise.bench._services import Mosquitto
+from peers.certs import self_signed
 from peers.mqtt_scripted import ScriptedBroker, connack, packet, publish, suback
 from peers.servers import Collector
 
@@ -142,48 +141,11 @@ def test_unacknowledged_messages_come_again_after_a_crash_and_acknowledged_ones_
     assert sorted(int(m.payload) for m in third.messages) == list(range(60, 120))
 
 
-def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, and its key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"edgewise test {name}")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_tls_with_a_client_certificate(
     tmp_path: Path, running: list[MqttInput], collector: Collector
 ) -> None:
-    server_cert, server_key = _certificate(tmp_path, "broker")
-    client_cert, client_key = _certificate(tmp_path, "agent")
+    server_cert, server_key = self_signed(tmp_path, "broker")
+    client_cert, client_key = self_signed(tmp_path, "agent")
     options = (
         f"certfile {server_cert}\nkeyfile {server_key}\n"
         f"cafile {client_cert}\nrequire_certificate true\n"
