@@ -309,6 +309,7 @@ metrics: {{port: {agent_metrics}}}
             agent.stop()
             hub.stop()
             proxy.close()
+            dead_letters = _dead_letters(outbox_dir / "outbox.db")
     finally:
         if on_tmpfs:
             subprocess.run(["umount", "-l", str(outbox_dir)], check=False)
@@ -324,6 +325,7 @@ metrics: {{port: {agent_metrics}}}
         "lost": sum(1 for key in ids.values() if stored.get(key, 0) == 0),
         "duplicates": sum(n - 1 for n in stored.values() if n > 1),
         "duration_s": time.monotonic() - started,
+        "dead_letters": dead_letters,  # records the hub refused for good: each one is lost
         "faults": {kind: faults[kind] for kind in FAULTS},
         "agent_starts": agent.starts,
         "hub_starts": hub.starts,
@@ -333,3 +335,9 @@ metrics: {{port: {agent_metrics}}}
         "actions_fired": sum(1 for key in received if key in alarms),
         "actions_fired_twice": sum(1 for n in received.values() if n > 1),
     }
+
+
+def _dead_letters(outbox: Path) -> int:
+    """Records the agent set aside because the hub refused them (a loss, if it ever happens)."""
+    with contextlib.closing(sqlite3.connect(outbox)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
