@@ -8,9 +8,29 @@ import subprocess
 import time
 from pathlib import Path
 
-from edgewise.agent import Agent, parse_config
+from edgewise.agent import Agent, AgentConfig, parse_config
 from edgewise.agent._run import decoder, open_inputs
 from edgewise.bench._services import Mosquitto
+
+
+def run(config: AgentConfig, port: int, topic: str, lines: list[str], readings: int) -> Agent:
+    """The agent on ``config`` until ``readings`` are done of ``lines`` published on ``topic``
+    (QoS 1), and a moment for the last batch to commit and its acknowledgements to leave."""
+    agent = Agent(config, decode=decoder(config), inputs=open_inputs(config))
+    agent.start()
+    subprocess.run(
+        ["mosquitto_pub", "-p", str(port), "-q", "1", "-t", topic, "-l"],
+        input="\n".join(lines) + "\n",
+        text=True,
+        check=True,
+    )
+    deadline = time.monotonic() + 30
+    while agent.stats.readings < readings and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    agent.stop()
+    agent.close()
+    return agent
 
 
 def test_messages_from_a_broker_become_records_and_bad_ones_are_counted(tmp_path: Path) -> None:
@@ -27,25 +47,12 @@ storage: {{dir: {tmp_path / "state"}}}
 """,
             tmp_path / "agent.yaml",
         )
-        agent = Agent(config, decode=decoder(config), inputs=open_inputs(config))
-        agent.start()
         lines = [
             json.dumps({"timestamp": 1.7e9 + i, "values": {"temp": 20.0 + i % 3}})
             for i in range(50)
         ]
         lines += ["not json", json.dumps({"timestamp": 1.7e9 + 99, "values": {"temp": "hot"}})]
-        subprocess.run(
-            ["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", "plant/pump-1/json", "-l"],
-            input="\n".join(lines) + "\n",
-            text=True,
-            check=True,
-        )
-        deadline = time.monotonic() + 30
-        while agent.stats.readings < 50 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-        agent.stop()
-        agent.close()
+        agent = run(config, broker.port, "plant/pump-1/json", lines, 50)
     with sqlite3.connect(tmp_path / "state" / "outbox.db") as db:
         seqs = [s for (s,) in db.execute("SELECT seq FROM outbox WHERE kind = 'reading'")]
     assert sorted(seqs) == list(range(50))
@@ -66,8 +73,6 @@ storage: {{dir: {tmp_path / "state"}}}
 """,
             tmp_path / "agent.yaml",
         )
-        agent = Agent(config, decode=decoder(config), inputs=open_inputs(config))
-        agent.start()
         packs = [
             json.dumps(
                 [{"bn": "pump-1/", "bt": 1.7e9 + 200 * m, "n": "temp", "v": 20.0}]
@@ -75,18 +80,7 @@ storage: {{dir: {tmp_path / "state"}}}
             )
             for m in range(20)
         ]
-        subprocess.run(
-            ["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", "plant/senml", "-l"],
-            input="\n".join(packs) + "\n",
-            text=True,
-            check=True,
-        )
-        deadline = time.monotonic() + 30
-        while agent.stats.readings < 4000 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(1.0)  # the last batch commits and its acknowledgements leave before the stop
-        agent.stop()
-        agent.close()
+        run(config, broker.port, "plant/senml", packs, 4000)
         # Every pack was acknowledged: a new session on the same id gets nothing again.
         again = subprocess.run(
             [

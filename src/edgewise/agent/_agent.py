@@ -143,13 +143,11 @@ class Agent:
         decode: Callable[[Inbound], Decoded] | None = None,
         on_event: Callable[[Event], None] | None = None,
         inputs: list[Input] | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.device = config.device.id
         self.decode = decode
         self.on_event = on_event
-        self.clock = clock
         self.stats = AgentStats()
         self.outbox = Outbox(
             Path(config.storage.dir) / "outbox.db",
@@ -165,7 +163,7 @@ class Agent:
         self._unstored: list[_Batch] = []  # batches the outbox had no room for when work stopped
         self._applying: set[int] = set()  # commands applied whose batch is not yet stored
         self._pipelines: dict[str, Pipeline] = {}
-        self._route: dict[str, tuple[str, Pipeline, bool] | None] = {}
+        self._route: dict[str, tuple[Pipeline, bool] | None] = {}
         self._windows: dict[str, _Window] = {}
         self._delivered: set[bytes] = set()
         self._delivered_order: collections.deque[bytes] = collections.deque()
@@ -317,29 +315,24 @@ class Agent:
         pending = self._unstored
         self._unstored = []
         while True:
-            queued = not pending
-            batch = self._writes.get() if queued else pending.pop(0)
-            try:
-                if batch is None:
-                    return
-                if self._unstored:  # an earlier batch is not stored: later ones wait behind it
-                    if batch.checkpoint is None:  # a checkpoint would be ahead of the outbox
-                        self._unstored.append(batch)
-                    continue
-                if batch.checkpoint is not None:
-                    self._save_checkpoint(batch.checkpoint)
-                    continue
-                held = False
-                while not self._store(batch, journal=True):
-                    if not held:
-                        held = True
-                        self.stats.held_back += 1
-                    if self._stop.wait(0.2):  # kept for a reload; a restart gets it from the sender
-                        self._unstored.append(batch)
-                        break
-            finally:
-                if queued:
-                    self._writes.task_done()  # what the worker's join() waits for
+            batch = pending.pop(0) if pending else self._writes.get()
+            if batch is None:
+                return
+            if self._unstored:  # an earlier batch is not stored: later ones wait behind it
+                if batch.checkpoint is None:  # a checkpoint would be ahead of the outbox
+                    self._unstored.append(batch)
+                continue
+            if batch.checkpoint is not None:
+                self._save_checkpoint(batch.checkpoint)
+                continue
+            held = False
+            while not self._store(batch, journal=True):
+                if not held:
+                    held = True
+                    self.stats.held_back += 1
+                if self._stop.wait(0.2):  # kept for a reload; a restart gets it from the sender
+                    self._unstored.append(batch)
+                    break
 
     def _take(self) -> list[Inbound]:
         return self._inbox.take(most=_BATCH_MESSAGES, wait_s=0.05, gather_s=_BATCH_WAIT_S)
@@ -380,17 +373,17 @@ class Agent:
         if len(self._delivered_order) > _DELIVERED_KEEP:
             self._delivered.discard(self._delivered_order.popleft())
 
-    def _pipeline_of(self, stream: str) -> tuple[str, Pipeline, bool] | None:
+    def _pipeline_of(self, stream: str) -> tuple[Pipeline, bool] | None:
         if stream in self._route:
             return self._route[stream]
         entry = self.config.stream_config(stream)
-        route: tuple[str, Pipeline, bool] | None = None
+        route: tuple[Pipeline, bool] | None = None
         if entry is not None:
             pipeline = self._pipelines.get(entry.pipeline)
             if pipeline is None:
                 spec = self.config.pipelines[entry.pipeline].model_dump()
                 pipeline = self._pipelines[entry.pipeline] = Pipeline.from_spec(spec)
-            route = (entry.pipeline, pipeline, entry.send_readings)
+            route = (pipeline, entry.send_readings)
         self._route[stream] = route
         return route
 
@@ -399,7 +392,7 @@ class Agent:
         if route is None:
             self.stats.reject("unknown_stream")
             return
-        _, pipeline, send_readings = route
+        pipeline, send_readings = route
         batch.taken.append((reading.stream, reading.timestamp, reading.received, reading.values))
         if reading.received is not None:
             self.clocks.add(reading.stream, reading.received, reading.timestamp)
@@ -474,17 +467,18 @@ class Agent:
         window.add(out)
 
     def _store(self, batch: _Batch, *, journal: bool) -> bool:
-        entries = batch.journal
-        if batch.taken:  # one entry for all the readings: a row per reading cost as much again
-            entries = [*entries, orjson.dumps(batch.taken).decode()]
+        entries: list[str] = []
+        if journal:  # a replay stores what the journal holds already
+            entries = batch.journal
+            if batch.taken:  # one entry for all the readings: a row each cost as much again
+                entries = [*entries, orjson.dumps(batch.taken).decode()]
         try:
             self.outbox.put(
                 batch.records,
-                journal=entries if journal else [],
+                journal=entries,
                 upstream=batch.upstream,
                 applied=batch.applied,
                 delivered=batch.digests,
-                now=self.clock(),
             )
         except OutboxFull as error:
             if self.stats.held_back in (0, 1) or self.stats.held_back % 100 == 0:
@@ -527,7 +521,7 @@ class Agent:
                 "relearn order %d names stream %r, which no pipeline serves", command, stream
             )
             return
-        lane = route[1].lane(stream)
+        lane = route[0].lane(stream)
         for step in lane.steps:
             relearn = getattr(step, "relearn", None)
             if relearn is not None:

@@ -302,19 +302,19 @@ def _update_base(base: _Base, record: Mapping[str, object]) -> None:
         if type(version) is not int or version > _SENML_VERSION:
             raise PayloadError("malformed", f"SenML version {version!r} is not {_SENML_VERSION}")
     if "bn" in record:
-        bn = record["bn"]
-        if not isinstance(bn, str):
-            raise PayloadError("wrong_type", f"base name is {_type(bn)}, not a string")
-        base.bn = bn
+        base.bn = _text(record["bn"], "base name")
     if "bt" in record:
         base.bt = _finite(record["bt"], "base time", "bad_timestamp")
     if "bu" in record:
-        bu = record["bu"]
-        if not isinstance(bu, str):
-            raise PayloadError("wrong_type", f"base unit is {_type(bu)}, not a string")
-        base.bu = bu
+        base.bu = _text(record["bu"], "base unit")
     if "bv" in record:
         base.bv = _finite(record["bv"], "base value", "nan")
+
+
+def _text(raw: object, what: str) -> str:
+    if not isinstance(raw, str):
+        raise PayloadError("wrong_type", f"{what} is {_type(raw)}, not a string")
+    return raw
 
 
 def _resolve(

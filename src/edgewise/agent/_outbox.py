@@ -67,8 +67,7 @@ CREATE TABLE IF NOT EXISTS checkpoint (
 CREATE TABLE IF NOT EXISTS applied (command INTEGER PRIMARY KEY, acked INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fired (action TEXT NOT NULL, key TEXT NOT NULL,
                                   PRIMARY KEY (action, key));
-CREATE TABLE IF NOT EXISTS delivered_batches (id INTEGER PRIMARY KEY, at REAL NOT NULL,
-                                              digests BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS delivered_batches (id INTEGER PRIMARY KEY, digests BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letter (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -195,7 +194,6 @@ class Outbox:
         upstream: bool,
         applied: Iterable[int] = (),
         delivered: Sequence[bytes] = (),
-        now: float = 0.0,
     ) -> None:
         """Store ``records`` and ``journal`` entries in one transaction, durably.
 
@@ -247,8 +245,7 @@ class Outbox:
             db.executemany("INSERT OR IGNORE INTO applied VALUES (?, 0)", [(c,) for c in applied])
             if delivered:  # one row per batch: a row per message cost as much as the reading
                 db.execute(
-                    "INSERT INTO delivered_batches (at, digests) VALUES (?, ?)",
-                    (now, b"".join(delivered)),
+                    "INSERT INTO delivered_batches (digests) VALUES (?)", (b"".join(delivered),)
                 )
             if duplicates:
                 self._count(db, "outbox_duplicates", duplicates)
@@ -325,8 +322,8 @@ class Outbox:
     def dead_letter(self, reasons: Mapping[int, str], *, now: float) -> int:
         """Move the records ``reasons`` names (row id → the hub's reason) to the dead letters.
 
-        One transaction; counted by kind (``dead_letter_<kind>``). A record refused again (a
-        replay made it anew) is dropped without a second count. The number newly set aside.
+        One transaction; counted by kind (``dead_letter_<kind>``); a key already set aside is not
+        counted again. The number newly set aside.
         """
         moved: dict[str, int] = {}
         with self._transaction() as db:
