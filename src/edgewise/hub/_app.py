@@ -85,7 +85,9 @@ def create_app(
 
     def store(agent: Agent, batch: Batch) -> dict[str, Any]:
         with sessions() as s, s.begin():
-            stored, commands = ingest(s, agent, batch.records, batch.acked_commands)
+            stored, commands = ingest(
+                s, agent, batch.records, batch.acked_commands, batch.refused_commands
+            )
         # Only now, after the commit, may the agent forget what it sent.
         return {
             "version": PROTOCOL_VERSION,

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -80,7 +81,8 @@ class StoredRecord(Base):
 
 
 class Command(Base):
-    """A command for one device, pending until an agent acknowledges it (``delivered``)."""
+    """A command for one device, pending until an agent acknowledges it (``delivered``), having
+    applied it or refused it (``refused`` holds its reason)."""
 
     __tablename__ = "commands"
 
@@ -91,3 +93,4 @@ class Command(Base):
     body: Mapped[dict[str, Any]] = mapped_column(Json)
     created: Mapped[float] = mapped_column(Double)
     delivered: Mapped[float | None] = mapped_column(Double)
+    refused: Mapped[str | None] = mapped_column(Text)  # the agent's reason, if it refused

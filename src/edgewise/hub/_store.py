@@ -6,7 +6,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -226,9 +226,14 @@ def _store_sqlite(s: Session, records: Sequence[WireRecord], now: float) -> int:
 
 
 def ingest(
-    s: Session, agent: Agent, records: Sequence[WireRecord], acked: Sequence[int]
+    s: Session,
+    agent: Agent,
+    records: Sequence[WireRecord],
+    acked: Sequence[int],
+    refused: Mapping[int, str] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Store new records, mark acknowledged commands delivered; (stored, pending commands).
+    """Store new records, mark acknowledged commands delivered (and why the agent ``refused``
+    those it refused); (stored, pending commands).
 
     Runs in the caller's transaction, which commits the whole batch or none of it.
     """
@@ -252,6 +257,12 @@ def ingest(
                 Command.delivered.is_(None),
             )
             .values(delivered=now)
+        )
+    for command, reason in (refused or {}).items():
+        s.execute(
+            sa.update(Command)
+            .where(Command.id == command, Command.device_id.in_(agent.device_ids))
+            .values(refused=reason)
         )
     pending = s.execute(
         sa.select(Command, Device.name)
