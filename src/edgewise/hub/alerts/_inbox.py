@@ -82,7 +82,7 @@ class Inbox:
         self._latest: dict[Key, Alert] = {}
         self._starts: dict[Key, deque[float]] = defaultdict(deque)
         self._in_episode: set[Key] = set()
-        self._opened: dict[Key, list[float]] = defaultdict(list)
+        self._opened: dict[tuple[str, str], list[float]] = defaultdict(list)
         self._members: dict[int, list[Alert]] = {}
         self._recent: deque[Alert] = deque()
 
@@ -117,7 +117,7 @@ class Inbox:
         alert = Alert(id=len(self.alerts) + 1, first=event, flapping=flapping)
         self.alerts.append(alert)
         self._latest[key] = alert
-        self._opened[key].append(event.at)
+        self._opened[(event.device, event.stream)].append(event.at)
         self._correlate(alert)
         return Ingested(alert=alert, new=True, notify=not flapping)
 
@@ -126,8 +126,8 @@ class Inbox:
         return self._members[alert.group]
 
     def opened_before(self, alert: Alert, *, within: float) -> int:
-        """Alerts opened on ``alert``'s key in the ``within`` seconds before it."""
-        times = self._opened[alert.key]
+        """Alerts opened on ``alert``'s device and stream in the ``within`` seconds before it."""
+        times = self._opened[(alert.first.device, alert.first.stream)]
         at = alert.first.at
         return bisect.bisect_left(times, at) - bisect.bisect_left(times, at - within)
 
