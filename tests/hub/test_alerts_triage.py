@@ -57,7 +57,9 @@ def test_a_sustained_strong_episode_is_escalated_at_the_hold() -> None:
 
 def test_a_sustained_stuck_stream_is_escalated_whatever_its_score() -> None:
     [decision] = _run([_event(0.0, kind="stuck", score=0.55)], until=5000.0)
-    assert decision.action == "escalate" and "stuck for hours" in decision.reason
+    assert (
+        decision.action == "escalate" and "a sustained stuck, not a level change" in decision.reason
+    )
 
 
 def test_a_moderate_lasting_change_waits_then_is_closed_as_a_new_normal() -> None:

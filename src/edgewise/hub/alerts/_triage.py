@@ -67,7 +67,7 @@ class TriageRules:
     """Kinds that, sustained, point at something broken rather than a new level."""
     drift_score: float = 0.7
     """A sustained episode alone below this peak is a benign lasting change."""
-    login_burst: int = 10
+    burst_events: int = 10
     """Security events folded into one alert that make a burst."""
     burst_follow: float = 3600.0
     """Seconds after a burst starts in which a data alert at its site is escalated with it."""
@@ -137,14 +137,14 @@ class Triage:
             a
             for a in group
             if a.first.category == "security"
-            and a.count >= r.login_burst
+            and a.count >= r.burst_events
             and 0 <= first.at - a.first.at <= r.burst_follow
         ]
         severe = alert.peak_score >= r.severe_score
         if self.context.in_maintenance(first.device, first.at):
             return "close", f"{first.device} was in a scheduled maintenance window"
         if first.category == "security":
-            if alert.count >= r.login_burst:
+            if alert.count >= r.burst_events:
                 return "escalate", f"a burst of {alert.count} {first.kind} events on {name}"
             return "close", f"{alert.count} {first.kind} event(s) on {name}: no burst"
         if bursts:
@@ -192,7 +192,7 @@ class Triage:
         if related:
             return "escalate", f"{name} {lasting}, with {', '.join(related)} of the same device"
         if first.kind in r.broken_kinds:
-            return "escalate", f"{name} {lasting}: {first.kind} for hours, not a level change"
+            return "escalate", f"{name} {lasting}: a sustained {first.kind}, not a level change"
         if alert.peak_score >= r.drift_score:
             return "escalate", f"{name} {lasting}, peak score {alert.peak_score:.2f}"
         if alert.episode_open and now - first.at < r.drift_hold:
