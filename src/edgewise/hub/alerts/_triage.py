@@ -85,7 +85,9 @@ class Triage:
     >>> _ = inbox.ingest(Event(at=1800.0, device="m1", site="s1", stream="temp", kind="range",
     ...                        score=0.95, phase="end", episode_readings=2))
     >>> [(d.action, d.reason) for d in triage.run(inbox, now=1800.0)]
-    [('close', 'a spike of 2 readings on m1/temp that ended, alone on its device')]
+    [('close', 'a short episode (2 readings) on m1/temp that ended, alone on its device')]
+    >>> inbox.alerts[0].state, inbox.alerts[0].history[-1].by
+    ('closed', 'triage')
     """
 
     def __init__(self, *, rules: TriageRules | None = None, context: Context | None = None) -> None:
