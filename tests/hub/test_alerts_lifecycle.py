@@ -75,3 +75,10 @@ def test_a_malformed_event_is_refused(field: str, value: object, message: str) -
     }
     with pytest.raises(AlertError, match=message):
         Event(**fields)  # type: ignore[arg-type]
+
+
+def test_the_public_names_are_exactly_all() -> None:
+    import edgewise.hub.alerts as alerts
+
+    public = {name for name in vars(alerts) if not name.startswith("_")} - {"annotations"}
+    assert public == set(alerts.__all__)
