@@ -274,7 +274,7 @@ def consume(
     is stored once, and only for devices registered with `edgewise hub device add`.
     """
     from edgewise.hub import HubError, upgrade
-    from edgewise.hub.scaleout import WorkerSettings, run_worker
+    from edgewise.hub.scaleout import WorkerSettings, check_nats_url, run_worker
 
     _logging(log_level)
     settings = WorkerSettings(
@@ -286,6 +286,7 @@ def consume(
         max_ack_pending=max_ack_pending,
     )
     try:
+        check_nats_url(nats)  # before the database is touched
         upgrade(db)
         run_worker(settings)
     except HubError as error:

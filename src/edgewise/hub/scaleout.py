@@ -21,7 +21,7 @@ from ._jetstream import (
     RECORDS_SUBJECT,
     read_dead_letters,
 )
-from ._nats import connect
+from ._nats import check_nats_url, connect
 
 __all__ = [
     "CONSUMER",
@@ -33,6 +33,7 @@ __all__ = [
     "RECORDS_SUBJECT",
     "BridgeSettings",
     "WorkerSettings",
+    "check_nats_url",
     "dead_letters",
     "parse_reading",
     "run_bridge",
