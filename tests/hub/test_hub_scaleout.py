@@ -42,6 +42,8 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(scaleout_pg: str) 
     # Killed mid-stream, holding messages that the other worker then got and stored.
     assert 0 < result["killed_after"] < 3000, shown
     assert result["redelivered"] > 0, shown
+    # Then the bridge was killed, and a new one took over its MQTT session.
+    assert result["killed_after"] <= result["bridge_killed_after"] < 3000, shown
     reasons = result["dead_letter_reasons"]
     assert len(reasons) == 2, shown
     assert reasons[0] == "device 'intruder' is not registered in the hub", shown

@@ -4,7 +4,8 @@ Everything is real and our own: a ``nats-server -js`` and a Mosquitto with the p
 configurations (:mod:`edgewise.bench._services`), ``edgewise hub bridge``, two ``edgewise hub
 consume`` processes on a fresh PostgreSQL schema, ``mosquitto_pub`` publishers at QoS 1. Once
 ``kill_fraction`` of the readings are stored, one worker gets SIGKILL; the other must store the
-rest, and every reading must be stored exactly once. One reading from an unregistered device
+rest, and every reading must be stored exactly once. Later the bridge gets SIGKILL too and a
+new one takes over its MQTT session. One reading from an unregistered device
 and one malformed message must end up as dead letters, not in the database.
 """
 
@@ -149,9 +150,9 @@ def _ack_pending(nats_url: str) -> int:
     return asyncio.run(main())
 
 
-def _delivered_again(log: Path) -> int:
-    """What the surviving worker's last line says it got more than once."""
-    found = re.findall(rb"(\d+) messages delivered again", log.read_bytes())
+def _last_count(log: Path, pattern: bytes) -> int:
+    """The number ``pattern`` finds last in a process's log (its closing line), or -1."""
+    found = re.findall(pattern, log.read_bytes())
     return int(found[-1]) if found else -1
 
 
@@ -161,6 +162,7 @@ def run_scaleout(
     devices: int = 10,
     rate: float = 0.0,
     kill_fraction: float = 0.3,
+    bridge_kill_fraction: float = 0.6,
     ack_wait_s: float = 2.0,
     pg_url: str = DEFAULT_PG_URL,
     progress: Callable[[int, int], None] | None = None,
@@ -173,8 +175,10 @@ def run_scaleout(
     from edgewise.hub import add_device, stored_keys, upgrade
     from edgewise.hub.scaleout import dead_letters
 
-    if readings < devices or not 0 < kill_fraction < 1:
-        raise ValueError("give at least one reading a device and 0 < kill_fraction < 1")
+    if readings < devices or not 0 < kill_fraction < bridge_kill_fraction < 1:
+        raise ValueError(
+            "give at least one reading a device and 0 < kill_fraction < bridge_kill_fraction < 1"
+        )
     names = [f"dev-{d}" for d in range(devices)]
     with (
         tempfile.TemporaryDirectory(prefix="edgewise-scaleout-") as tmp,
@@ -188,8 +192,9 @@ def run_scaleout(
         consume = ["consume", "--db", db_url, "--nats", nats_server.url, "--batch", "500"]
         consume += ["--ack-wait", str(ack_wait_s), "--max-ack-pending", "5000"]
         mqtt_url = f"mqtt://127.0.0.1:{broker.port}"
-        logs = [Path(tmp) / f"{name}.log" for name in ("bridge", "victim", "survivor")]
-        processes = [_hub(logs[0], "bridge", "--mqtt", mqtt_url, "--nats", nats_server.url)]
+        logs = [Path(tmp) / f"{n}.log" for n in ("bridge", "victim", "survivor", "bridge-2")]
+        bridge = ["bridge", "--mqtt", mqtt_url, "--nats", nats_server.url]
+        processes = [_hub(logs[0], *bridge)]
         try:
             processes += [_hub(logs[1], *consume), _hub(logs[2], *consume)]
             victim = processes[1]
@@ -220,6 +225,15 @@ def run_scaleout(
             killed_after = _count(db_url)[0]
             if progress is not None:
                 progress(killed_after, readings)
+            # The bridge too: the broker sends what it had not acknowledged to the next one.
+            _wait(
+                lambda: _count(db_url)[0] >= bridge_kill_fraction * readings,
+                120,
+                f"fewer than {bridge_kill_fraction:.0%} of the readings stored",
+            )
+            processes[0].send_signal(signal.SIGKILL)
+            bridge_killed_after = _count(db_url)[0]
+            processes.append(_hub(logs[3], *bridge))
             feeder.join()
             failed_publishers = sum(p.wait(120) != 0 for p in publishers)
             for text, topic in (
@@ -249,7 +263,8 @@ def run_scaleout(
                     p.send_signal(signal.SIGTERM)
             for p in processes:
                 p.wait(30)
-        redelivered = _delivered_again(logs[2])
+        redelivered = _last_count(logs[2], rb"(\d+) messages delivered again")
+        republished = _last_count(logs[3], rb"\((\d+) already in JetStream\)")
         rows, keys = _count(db_url)
         expected = {
             (name, "s", "reading", i if d % 2 == 0 else round((_T0 + i * 0.5) * 1_000_000))
@@ -266,6 +281,8 @@ def run_scaleout(
         "killed_after": killed_after,
         "unacked_at_kill": held,
         "redelivered": redelivered,
+        "bridge_killed_after": bridge_killed_after,
+        "republished_deduplicated": republished,
         "failed_publishers": failed_publishers,
         "readings_per_s": round(rows / elapsed, 1),
         "offered_rate": rate or None,

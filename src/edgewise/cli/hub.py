@@ -273,7 +273,7 @@ def consume(
     Run as many as the load needs, on any machine reaching NATS and the database; each record
     is stored once, and only for devices registered with `edgewise hub device add`.
     """
-    from edgewise.hub import HubError, upgrade
+    from edgewise.hub import HubError
     from edgewise.hub.scaleout import WorkerSettings, check_nats_url, run_worker
 
     _logging(log_level)
@@ -286,8 +286,9 @@ def consume(
         max_ack_pending=max_ack_pending,
     )
     try:
-        check_nats_url(nats)  # before the database is touched
-        upgrade(db)
+        # No upgrade here: N workers starting together would race to migrate. A database not
+        # at the newest schema is refused; `hub run` or `hub device add` upgrades it.
+        check_nats_url(nats)
         run_worker(settings)
     except HubError as error:
         raise InputError(str(error)) from None
