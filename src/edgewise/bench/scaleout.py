@@ -170,7 +170,8 @@ def run_scaleout(
     """Run the scale-out bench; its figures, with the dead letters' reasons.
 
     ``rate`` paces the publishers (readings a second, 0 for as fast as they go); the
-    throughput is then the offered rate, not the chain's.
+    throughput is then the offered rate, not the chain's. ``readings_per_s`` spans the whole
+    run, the kills and takeovers included; ``steady_readings_per_s`` the time before the first.
     """
     from edgewise.hub import add_device, stored_keys, upgrade
     from edgewise.hub.scaleout import dead_letters
@@ -218,6 +219,7 @@ def run_scaleout(
             )
             # Frozen first, so that it dies holding what JetStream hands it meanwhile, as a
             # worker stuck on its database would: those messages must go to the other worker.
+            steady = _count(db_url)[0] / (time.monotonic() - started)
             victim.send_signal(signal.SIGSTOP)
             time.sleep(0.5)
             held = _ack_pending(nats_server.url)
@@ -285,6 +287,7 @@ def run_scaleout(
         "republished_deduplicated": republished,
         "failed_publishers": failed_publishers,
         "readings_per_s": round(rows / elapsed, 1),
+        "steady_readings_per_s": round(steady, 1),
         "offered_rate": rate or None,
         "workers": 2,
         "devices": devices,

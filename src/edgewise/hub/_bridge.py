@@ -20,11 +20,20 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from nats.js import JetStreamContext
+
 from edgewise.agent import Inbound
 from edgewise.agent._uplink import _worth_logging
 from edgewise.agent.inputs.mqtt import MqttInput, MqttInputConfig, Subscription
 
-from ._jetstream import RECORDS_SUBJECT, dead_letter, ensure_streams, msg_id, publish_until_stored
+from ._jetstream import (
+    RECORDS_SUBJECT,
+    Outgoing,
+    dead_letter,
+    ensure_streams,
+    msg_id,
+    publish_all,
+)
 from ._nats import connect, stop_on_signals
 from ._protocol import RecordError, WireRecord, check_record
 from ._store import RecordKey
@@ -129,29 +138,33 @@ class _Counts:
         self.forwarded = self.duplicates = self.dead = 0
 
 
-async def _forward(js: Any, message: Inbound, counts: _Counts) -> None:
-    payload = message.payload
-    assert isinstance(payload, bytes)  # an MQTT input delivers bytes
-    try:
-        record = parse_reading(topic=message.topic, payload=payload, received=message.received)
-    except RecordError as error:
-        counts.dead += 1
-        if _worth_logging(counts.dead):
-            log.warning("dead letter %d: %r refused: %s", counts.dead, message.topic[:200], error)
-        letter = {
-            "topic": message.topic,
-            "payload_base64": base64.b64encode(payload).decode(),
-            "reason": str(error),
-        }
-        ident = hashlib.sha256(message.topic.encode() + b"\0" + payload).hexdigest()
-        await dead_letter(js, letter, ident)
-        return
-    key = RecordKey(record.device, record.stream, record.kind, record.seq, record.name)
-    fresh = await publish_until_stored(
-        js, RECORDS_SUBJECT, record.model_dump_json().encode(), msg_id(key)
-    )
-    counts.forwarded += 1
-    counts.duplicates += not fresh
+async def _forward(js: JetStreamContext, batch: list[Inbound], counts: _Counts) -> None:
+    """Put every message of ``batch`` in JetStream: its record, or a dead letter."""
+    records: list[Outgoing] = []
+    for message in batch:
+        payload = message.payload
+        assert isinstance(payload, bytes)  # an MQTT input delivers bytes
+        try:
+            record = parse_reading(topic=message.topic, payload=payload, received=message.received)
+        except RecordError as error:
+            counts.dead += 1
+            if _worth_logging(counts.dead):
+                log.warning(
+                    "dead letter %d: %r refused: %s", counts.dead, message.topic[:200], error
+                )
+            letter = {
+                "topic": message.topic,
+                "payload_base64": base64.b64encode(payload).decode(),
+                "reason": str(error),
+            }
+            ident = hashlib.sha256(message.topic.encode() + b"\0" + payload).hexdigest()
+            await dead_letter(js, letter, ident)
+            continue
+        key = RecordKey(record.device, record.stream, record.kind, record.seq, record.name)
+        records.append((RECORDS_SUBJECT, record.model_dump_json().encode(), msg_id(key)))
+    fresh = await publish_all(js, records)
+    counts.forwarded += len(fresh)
+    counts.duplicates += fresh.count(False)
 
 
 async def _bridge(settings: BridgeSettings, stop: asyncio.Event) -> _Counts:
@@ -194,7 +207,7 @@ async def _bridge(settings: BridgeSettings, stop: asyncio.Event) -> _Counts:
                     continue
                 while len(batch) < settings.in_flight and not inbox.empty():
                     batch.append(inbox.get_nowait())
-                await asyncio.gather(*(_forward(js, m, counts) for m in batch))
+                await _forward(js, batch, counts)
                 # Only now is every message of the batch in JetStream; PUBACKs go in the
                 # order the messages came, as MQTT asks.
                 for message in batch:

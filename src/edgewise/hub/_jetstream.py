@@ -14,11 +14,12 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from edgewise.agent._uplink import _worth_logging
@@ -32,9 +33,11 @@ __all__ = [
     "DEAD_SUBJECT",
     "RECORDS_STREAM",
     "RECORDS_SUBJECT",
+    "Outgoing",
     "dead_letter",
     "ensure_streams",
     "msg_id",
+    "publish_all",
     "publish_until_stored",
     "read_dead_letters",
 ]
@@ -46,6 +49,10 @@ CONSUMER = "edgewise-hub"
 
 DUPLICATE_WINDOW_S = 120.0  # JetStream's default, stated so both sides agree on it
 DEAD_KEPT = 100_000  # the newest dead letters kept; older ones are forgotten
+_PUBLISH_TIMEOUT_S = 5.0
+
+Outgoing = tuple[str, bytes, str]
+"""A message to publish: subject, payload, ``Nats-Msg-Id``."""
 
 log = logging.getLogger("edgewise.hub.jetstream")
 
@@ -107,6 +114,44 @@ async def publish_until_stored(
             await asyncio.sleep(backoff.next())
             continue
         return not ack.duplicate
+
+
+def _acknowledged(answer: asyncio.Future[PubAck] | None) -> PubAck | None:
+    """JetStream's acknowledgement, or None (cancelling the wait) if there is none yet."""
+    if answer is None:
+        return None
+    if answer.done() and not answer.cancelled() and answer.exception() is None:
+        return answer.result()
+    answer.cancel()  # a late answer is ignored: the message goes again
+    return None
+
+
+async def publish_all(js: JetStreamContext, messages: Sequence[Outgoing]) -> list[bool]:
+    """Publish every message, pipelined; whether each was new (not a duplicate).
+
+    All go out before any acknowledgement is awaited (about half the time of one request at a
+    time); a message whose first try fails, or is unanswered in 5 s, is retried alone until
+    stored.
+    """
+    pending: list[asyncio.Future[PubAck] | None] = []
+    for subject, payload, ident in messages:
+        try:
+            sent = await js.publish_async(subject, payload, headers={"Nats-Msg-Id": ident})
+        except NatsError:
+            pending.append(None)
+        else:
+            pending.append(sent)
+    futures = [f for f in pending if f is not None]
+    if futures:
+        await asyncio.wait(futures, timeout=_PUBLISH_TIMEOUT_S)
+    fresh = []
+    for (subject, payload, ident), answer in zip(messages, pending, strict=True):
+        ack = _acknowledged(answer)
+        if ack is None:
+            fresh.append(await publish_until_stored(js, subject, payload, ident))
+        else:
+            fresh.append(not ack.duplicate)
+    return fresh
 
 
 async def dead_letter(js: JetStreamContext, letter: dict[str, Any], ident: str) -> None:
