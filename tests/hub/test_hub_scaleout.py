@@ -68,3 +68,9 @@ def test_bad_addresses_are_one_line_and_exit_2(args: list[str], message: str) ->
     assert done.exit_code == 2, done.output
     assert message in done.output
     assert "secret" not in done.output
+
+
+def test_the_bench_refuses_fewer_readings_than_devices() -> None:
+    done = runner.invoke(app, ["bench", "scaleout", "--readings", "100", "--devices", "200"])
+    assert done.exit_code == 2, done.output
+    assert "--readings 100 is fewer than --devices 200" in done.output

@@ -68,10 +68,11 @@ def msg_id(key: RecordKey) -> str:
 
 
 async def ensure_streams(js: JetStreamContext) -> None:
-    """Create the two streams, or leave them as they are when they exist already."""
+    """Create the two streams where they are missing; existing ones are left as they are, so
+    an operator may make them first with other settings (replicas in a cluster, limits)."""
     # DiscardPolicy.NEW: a full records stream refuses new messages, so the bridge holds its
     # MQTT acknowledgements (backpressure) rather than JetStream dropping stored records.
-    await js.add_stream(
+    wanted = [
         StreamConfig(
             name=RECORDS_STREAM,
             subjects=[RECORDS_SUBJECT],
@@ -79,9 +80,7 @@ async def ensure_streams(js: JetStreamContext) -> None:
             storage=StorageType.FILE,
             discard=DiscardPolicy.NEW,
             duplicate_window=DUPLICATE_WINDOW_S,
-        )
-    )
-    await js.add_stream(
+        ),
         StreamConfig(
             name=DEAD_STREAM,
             subjects=[DEAD_SUBJECT],
@@ -90,8 +89,15 @@ async def ensure_streams(js: JetStreamContext) -> None:
             discard=DiscardPolicy.OLD,
             max_msgs=DEAD_KEPT,
             duplicate_window=DUPLICATE_WINDOW_S,
-        )
-    )
+        ),
+    ]
+    for config in wanted:
+        assert config.name is not None
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            # Two processes may both get here: the same configuration twice is no error.
+            await js.add_stream(config)
 
 
 async def publish_until_stored(
