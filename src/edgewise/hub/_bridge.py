@@ -34,7 +34,7 @@ from ._jetstream import (
     msg_id,
     publish_all,
 )
-from ._nats import connect, stop_on_signals
+from ._nats import connect, stop_on_signals, unless_stopped
 from ._protocol import RecordError, WireRecord, check_record
 from ._store import RecordKey
 
@@ -207,7 +207,8 @@ async def _bridge(settings: BridgeSettings, stop: asyncio.Event) -> _Counts:
                     continue
                 while len(batch) < settings.in_flight and not inbox.empty():
                     batch.append(inbox.get_nowait())
-                await _forward(js, batch, counts)
+                if not await unless_stopped(_forward(js, batch, counts), stop):
+                    break
                 # Only now is every message of the batch in JetStream; PUBACKs go in the
                 # order the messages came, as MQTT asks.
                 for message in batch:

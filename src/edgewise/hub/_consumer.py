@@ -37,7 +37,7 @@ from ._jetstream import (
     ensure_streams,
     msg_id,
 )
-from ._nats import connect, stop_on_signals
+from ._nats import connect, stop_on_signals, unless_stopped
 from ._protocol import RecordError, WireRecord, check_record
 from ._store import RecordKey, registered, store_records
 
@@ -153,7 +153,8 @@ async def _work(settings: WorkerSettings, stop: asyncio.Event) -> _Counts:
             except TimeoutError:  # nothing to fetch (nats-py raises its own or asyncio's)
                 continue
             try:
-                await _handle(js, sessions, msgs, counts)
+                if not await unless_stopped(_handle(js, sessions, msgs, counts), stop):
+                    break
             except OperationalError as error:
                 failures += 1
                 delay = backoff.next()

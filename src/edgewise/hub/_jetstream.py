@@ -169,7 +169,9 @@ async def dead_letter(js: JetStreamContext, letter: dict[str, Any], ident: str) 
 async def read_dead_letters(js: JetStreamContext, *, last: int) -> list[dict[str, Any]]:
     """The newest ``last`` dead letters, oldest first."""
     state = (await js.stream_info(DEAD_STREAM)).state
-    letters = []
+    letters: list[dict[str, Any]] = []
+    if not state.messages:
+        return letters
     for seq in range(max(state.first_seq, state.last_seq - last + 1), state.last_seq + 1):
         try:
             stored = await js.get_msg(DEAD_STREAM, seq)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import nats
@@ -15,7 +18,7 @@ from edgewise.agent._uplink import _worth_logging
 
 from ._errors import HubError
 
-__all__ = ["CONNECT_TIMEOUT_S", "check_nats_url", "connect", "stop_on_signals"]
+__all__ = ["CONNECT_TIMEOUT_S", "check_nats_url", "connect", "stop_on_signals", "unless_stopped"]
 
 CONNECT_TIMEOUT_S = 10.0
 """How long a command waits for its first NATS connection before it gives up."""
@@ -86,3 +89,22 @@ def stop_on_signals() -> asyncio.Event:
     for each in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(each, stop.set)
     return stop
+
+
+async def unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` to its end (True), or cancel it once ``stop`` is set (False).
+
+    Work cancelled is work unacknowledged, which is sent again: safe, and it keeps a stop from
+    waiting for ever on a retry loop (NATS or the database away).
+    """
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        task.result()  # its exception, if any, is the caller's
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
