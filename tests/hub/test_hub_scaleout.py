@@ -57,6 +57,7 @@ runner = CliRunner()
     ("args", "message"),
     [
         (["bridge", "--mqtt", "http://127.0.0.1:1883"], "give mqtt://HOST[:PORT]"),
+        (["bridge", "--mqtt", "mqtts://broker.example"], "mqtts:// needs --mqtt-ca FILE"),
         (["bridge", "--mqtt", "mqtt://dev:secret@127.0.0.1"], "holds credentials"),
         (["bridge", "--nats", "nats://hub:secret@127.0.0.1:4222"], "holds credentials"),
         (["bridge", "--nats", "http://127.0.0.1:4222"], "is not nats://HOST:PORT"),
@@ -68,6 +69,15 @@ def test_bad_addresses_are_one_line_and_exit_2(args: list[str], message: str) ->
     assert done.exit_code == 2, done.output
     assert message in done.output
     assert "secret" not in done.output
+
+
+def test_no_mqtt_password_in_clear_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGEWISE_BRIDGE_MQTT_PASSWORD", "s3cret")
+    args = ["hub", "bridge", "--mqtt", "mqtt://broker.example", "--mqtt-username", "bridge"]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 2, done.output
+    assert "refusing to send the MQTT password in clear to broker.example" in done.output
+    assert "s3cret" not in done.output
 
 
 def test_the_bench_refuses_fewer_readings_than_devices() -> None:

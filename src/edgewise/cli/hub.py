@@ -182,24 +182,25 @@ def _logging(level: str) -> None:
     )
 
 
-def _mqtt_address(url: str) -> tuple[str, int]:
-    """``mqtt://HOST[:PORT]`` as (host, port); credentials in it are refused.
+def _mqtt_address(url: str) -> tuple[str, int, bool]:
+    """``mqtt://HOST[:PORT]`` or ``mqtts://...`` as (host, port, TLS); credentials refused.
 
     >>> _mqtt_address("mqtt://127.0.0.1:1884")
-    ('127.0.0.1', 1884)
-    >>> _mqtt_address("mqtt://broker.local")
-    ('broker.local', 1883)
+    ('127.0.0.1', 1884, False)
+    >>> _mqtt_address("mqtts://broker.local")
+    ('broker.local', 8883, True)
     """
     parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname or parts.path not in ("", "/"):
-        raise InputError(f"--mqtt {url!r}: give mqtt://HOST[:PORT]")
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or parts.path not in ("", "/"):
+        raise InputError(f"--mqtt {url!r}: give mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
     if parts.username or parts.password:
         raise InputError(
             "--mqtt holds credentials, which the process list shows: give --mqtt-username "
             "and the password in $EDGEWISE_BRIDGE_MQTT_PASSWORD"
         )
+    tls = parts.scheme == "mqtts"
     try:
-        return parts.hostname, parts.port or 1883
+        return parts.hostname, parts.port or (8883 if tls else 1883), tls
     except ValueError:
         raise InputError(f"--mqtt {url!r}: the port is not a number from 1 to 65535") from None
 
@@ -207,8 +208,14 @@ def _mqtt_address(url: str) -> tuple[str, int]:
 @app.command()
 def bridge(
     mqtt: Annotated[
-        str, typer.Option("--mqtt", help="The devices' MQTT broker: mqtt://HOST[:PORT].")
+        str,
+        typer.Option(
+            "--mqtt", help="The devices' MQTT broker: mqtt://HOST[:PORT], or mqtts:// for TLS."
+        ),
     ] = "mqtt://127.0.0.1:1883",
+    mqtt_ca: Annotated[
+        Path | None, typer.Option(help="CA of the broker's certificate, for mqtts://.")
+    ] = None,
     nats: NatsOption = "nats://127.0.0.1:4222",
     nats_creds: NatsCredsOption = None,
     mqtt_username: Annotated[
@@ -234,13 +241,22 @@ def bridge(
     from edgewise.hub.scaleout import BridgeSettings, run_bridge
 
     _logging(log_level)
-    host, port = _mqtt_address(mqtt)
+    host, port, tls = _mqtt_address(mqtt)
     password_env = "EDGEWISE_BRIDGE_MQTT_PASSWORD"
+    if tls != (mqtt_ca is not None):
+        raise InputError("mqtts:// needs --mqtt-ca FILE, and --mqtt-ca needs mqtts://")
+    if mqtt_ca is not None and not mqtt_ca.is_file():
+        raise InputError(f"{mqtt_ca}: no such file")
+    if not tls and os.environ.get(password_env) and not _loopback(host):
+        raise InputError(
+            f"refusing to send the MQTT password in clear to {host}: use mqtts:// and --mqtt-ca"
+        )
     settings = BridgeSettings(
         mqtt_host=host,
         mqtt_port=port,
         mqtt_username=mqtt_username,
         mqtt_password_env=password_env if os.environ.get(password_env) else None,
+        mqtt_ca=None if mqtt_ca is None else str(mqtt_ca),
         client_id=client_id,
         in_flight=in_flight,
         nats_url=nats,

@@ -126,6 +126,8 @@ class BridgeSettings:
     mqtt_username: str | None = None
     mqtt_password_env: str | None = None
     """The environment variable holding the MQTT password: never a command-line argument."""
+    mqtt_ca: str | None = None
+    """The CA of the broker's certificate: TLS to the broker when given."""
     client_id: str = "edgewise-bridge"
     in_flight: int = 1000
     """MQTT messages the broker sends before their PUBACKs (MQTT 5 Receive Maximum)."""
@@ -190,6 +192,7 @@ async def _bridge(settings: BridgeSettings, stop: asyncio.Event) -> _Counts:
                     "password": None
                     if settings.mqtt_password_env is None
                     else {"env": settings.mqtt_password_env},
+                    "tls": None if settings.mqtt_ca is None else {"ca": settings.mqtt_ca},
                 }
             )
         )
