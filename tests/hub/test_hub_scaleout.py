@@ -8,6 +8,7 @@ mid-stream, and every reading must be stored exactly once (``edgewise.bench.scal
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -29,7 +30,9 @@ def scaleout_pg() -> str:
             "SELECT 1 FROM pg_database WHERE datname = 'test_scaleout'"
         ).fetchone()
         if exists is None:
-            connection.execute("CREATE DATABASE test_scaleout")
+            # Another run may make it at the same moment: then it exists, as wanted.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                connection.execute("CREATE DATABASE test_scaleout")
     return admin.rsplit("/", 1)[0] + "/test_scaleout"
 
 

@@ -1,5 +1,6 @@
 """One hub worker against a real nats-server: stores once, dead-letters what it never will,
-acknowledges everything, on SQLite (the end-to-end test with PostgreSQL is test_hub_scaleout)."""
+acknowledges everything, and rides out a PostgreSQL outage (the end-to-end test with the bridge
+and a killed worker is test_hub_scaleout)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import nats
 from hubtest import reading
 from typer.testing import CliRunner
 
+from edgewise.bench._proxy import TcpProxy
 from edgewise.bench._services import NatsServer
 from edgewise.cli import app
 from edgewise.hub import add_device, stored_keys, upgrade
@@ -85,3 +87,58 @@ async def _dead_letter(nats_url: str) -> None:
         await dead_letter(js, {"topic": "t", "reason": "why not"}, "x")  # a copy: kept once
     finally:
         await nc.close()
+
+
+def test_a_worker_rides_out_a_database_outage(tmp_path: Path, pg_url: str) -> None:
+    upgrade(pg_url)
+    add_device(pg_url, "m-1")
+    proxy = TcpProxy(5432)  # the test PostgreSQL, through a proxy that can cut it off
+    proxied = pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}", 1)
+    assert proxied != pg_url
+    try:
+        with NatsServer(tmp_path / "nats") as server:
+            stored, duplicates = asyncio.run(_outage(pg_url, proxied, server.url, proxy))
+    finally:
+        proxy.close()
+    keys = stored_keys(pg_url)
+    assert sorted(k.seq for k in keys) == list(range(200))
+    assert (stored, duplicates) == (200, 0)
+
+
+async def _outage(pg_url: str, proxied: str, nats_url: str, proxy: TcpProxy) -> tuple[int, int]:
+    async def stored() -> int:
+        return len(await asyncio.to_thread(stored_keys, pg_url))
+
+    async def until(n: int) -> None:
+        for _ in range(400):
+            if await stored() >= n:
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"{await stored()} stored, not {n}")
+
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+
+        async def publish(seqs: range) -> None:
+            for seq in seqs:
+                body = json.dumps(reading(seq, device="m-1")).encode()
+                await js.publish(RECORDS_SUBJECT, body, headers={"Nats-Msg-Id": str(seq)})
+
+        stop = asyncio.Event()
+        settings = WorkerSettings(db_url=proxied, nats_url=nats_url, batch=50, ack_wait_s=5.0)
+        worker = asyncio.create_task(_work(settings, stop))
+        await publish(range(100))
+        await until(100)
+        proxy.set_mode("drop")  # the database is gone: batches fail, are NAKed, come back
+        await publish(range(100, 200))
+        await asyncio.sleep(2.0)
+        assert await stored() == 100
+        proxy.set_mode("pass")
+        await until(200)
+        stop.set()
+        counts = await worker
+    finally:
+        await nc.close()
+    return counts.stored, counts.duplicates

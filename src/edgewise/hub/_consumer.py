@@ -22,7 +22,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from edgewise.agent._uplink import _worth_logging
@@ -155,7 +155,7 @@ async def _work(settings: WorkerSettings, stop: asyncio.Event) -> _Counts:
             try:
                 if not await unless_stopped(_handle(js, sessions, msgs, counts), stop):
                     break
-            except OperationalError as error:
+            except (OperationalError, InterfaceError) as error:  # the database is away
                 failures += 1
                 delay = backoff.next()
                 if _worth_logging(failures):
