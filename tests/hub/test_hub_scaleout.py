@@ -87,3 +87,10 @@ def test_the_bench_refuses_fewer_readings_than_devices() -> None:
     done = runner.invoke(app, ["bench", "scaleout", "--readings", "100", "--devices", "200"])
     assert done.exit_code == 2, done.output
     assert "--readings 100 is fewer than --devices 200" in done.output
+
+
+def test_the_bench_says_when_postgresql_does_not_answer() -> None:
+    done = runner.invoke(app, ["bench", "scaleout", "--db", "postgresql://u:pw@127.0.0.1:1/x"])
+    assert done.exit_code == 2, done.output
+    assert "--db: PostgreSQL does not answer" in done.output
+    assert "pw" not in done.output

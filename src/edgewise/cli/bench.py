@@ -427,13 +427,19 @@ def scaleout(
 
     Starts its own nats-server and Mosquitto with the published test configurations.
     """
+    import psycopg
+
     from edgewise.bench.scaleout import run_scaleout
 
     if readings < devices:
         raise InputError(f"--readings {readings} is fewer than --devices {devices}")
     with _running("readings stored") as progress:
-        result = run_scaleout(
-            readings=readings, devices=devices, rate=rate, pg_url=db, progress=progress
-        )
+        try:
+            result = run_scaleout(
+                readings=readings, devices=devices, rate=rate, pg_url=db, progress=progress
+            )
+        except psycopg.OperationalError as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise InputError(f"--db: PostgreSQL does not answer: {reason}") from None
     _print_result("Scale-out: two JetStream workers, one killed", result)
     _save(json_out, result)
