@@ -1,4 +1,5 @@
-"""Real peers for tests and benchmarks: a Mosquitto broker of our own, free ports, waiting.
+"""Real peers for tests and benchmarks: a Mosquitto broker and a NATS server of our own, free
+ports, waiting.
 
 The broker runs the published test configuration (:data:`MOSQUITTO_CONF`): persistence on and
 ``max_queued_messages 0`` (no limit), because the system broker's default of 1,000 queued
@@ -18,7 +19,16 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["MOSQUITTO_CONF", "AgentProcess", "Mosquitto", "free_port", "pinned", "wait_for_port"]
+__all__ = [
+    "MOSQUITTO_CONF",
+    "NATS_CONF",
+    "AgentProcess",
+    "Mosquitto",
+    "NatsServer",
+    "free_port",
+    "pinned",
+    "wait_for_port",
+]
 
 MOSQUITTO_CONF = """\
 # edgewise's test configuration for Mosquitto 2: loopback only, anonymous, nothing dropped.
@@ -31,6 +41,18 @@ max_queued_messages 0
 max_inflight_messages 0
 log_dest file {folder}/mosquitto.log
 {user}{options}"""
+
+
+NATS_CONF = """\
+# edgewise's test configuration for nats-server 2.9: loopback only, JetStream on its own folder.
+listen: 127.0.0.1:{port}
+server_name: edgewise-test
+jetstream {{
+    store_dir: "{folder}/jetstream"
+    max_memory_store: 64MB
+    max_file_store: 2GB
+}}
+"""
 
 
 def free_port() -> int:
@@ -97,6 +119,50 @@ class Mosquitto:
             self.process = None
 
     def __enter__(self) -> Mosquitto:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class NatsServer:
+    """A ``nats-server -js`` in ``folder`` on a free port, run with :data:`NATS_CONF`."""
+
+    def __init__(self, folder: Path, *, port: int | None = None) -> None:
+        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        if not Path(binary).exists():
+            raise FileNotFoundError(
+                "nats-server is not installed (Debian: apt-get install nats-server)"
+            )
+        self.binary = binary
+        self.folder = folder
+        self.port = port or free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> NatsServer:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        conf = self.folder / "nats.conf"
+        conf.write_text(NATS_CONF.format(port=self.port, folder=self.folder))
+        with (self.folder / "nats.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [self.binary, "-js", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for_port(self.port, process=self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def __enter__(self) -> NatsServer:
         return self.start()
 
     def __exit__(

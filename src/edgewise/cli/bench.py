@@ -1,5 +1,5 @@
 """``edgewise bench``: NAB, throughput, quality, stationary signals, TEP, C-MAPSS, suppression,
-the agent's speed, latency and durability."""
+the agent's speed, latency and durability, the hub's scale-out."""
 
 from __future__ import annotations
 
@@ -461,4 +461,44 @@ def triage(
     with _running("fleet months"):
         result = run_triage_seeds(seeds=range(seed, seed + seeds), n_devices=devices, sites=sites)
     Console().print(_triage_table(result))
+    _save(json_out, result)
+
+
+@app.command()
+def scaleout(
+    json_out: JsonOption = None,
+    readings: Annotated[int, typer.Option(min=100, help="Readings the devices publish.")] = 20_000,
+    devices: Annotated[int, typer.Option(min=1, help="Devices publishing, one topic each.")] = 10,
+    rate: Annotated[
+        float, typer.Option(min=0.0, help="Readings a second offered; 0 for as fast as they go.")
+    ] = 0.0,
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db",
+            envvar="EDGEWISE_TEST_PG",
+            help="PostgreSQL database in which the run makes, then drops, a schema of its own.",
+        ),
+    ] = "postgresql://postgres@127.0.0.1:5432/test",
+) -> None:
+    """MQTT devices through the bridge and NATS JetStream to two hub workers on PostgreSQL;
+    one worker is killed with SIGKILL mid-stream, and every reading must be stored once.
+
+    Starts its own nats-server and Mosquitto with the published test configurations.
+    """
+    import psycopg
+
+    from edgewise.bench.scaleout import run_scaleout
+
+    if readings < devices:
+        raise InputError(f"--readings {readings} is fewer than --devices {devices}")
+    with _running("readings stored") as progress:
+        try:
+            result = run_scaleout(
+                readings=readings, devices=devices, rate=rate, pg_url=db, progress=progress
+            )
+        except psycopg.OperationalError as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise InputError(f"--db: PostgreSQL does not answer: {reason}") from None
+    _print_result("Scale-out: two JetStream workers, one killed", result)
     _save(json_out, result)

@@ -1,10 +1,15 @@
-"""``edgewise hub``: run the hub's API, add and revoke devices, queue commands for agents."""
+"""``edgewise hub``: run the hub's API, add and revoke devices, queue commands for agents; the
+MQTT bridge and the JetStream workers for devices that publish MQTT."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
+import os
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -191,3 +196,167 @@ def assign(
     except HubError as error:
         raise InputError(str(error)) from None
     say(f"command {command} queued: {device} runs {spec.name} on {streams} from its next call")
+
+
+NatsOption = Annotated[
+    str, typer.Option("--nats", help="NATS server with JetStream: nats://HOST:PORT or tls://...")
+]
+NatsCredsOption = Annotated[
+    Path | None, typer.Option("--nats-creds", help="NATS credentials file (.creds), if needed.")
+]
+LogLevelOption = Annotated[str, typer.Option(help="debug, info, warning or error.")]
+
+
+def _logging(level: str) -> None:
+    if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise InputError(f"--log-level {level!r}: debug, info, warning or error")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _mqtt_address(url: str) -> tuple[str, int, bool]:
+    """``mqtt://HOST[:PORT]`` or ``mqtts://...`` as (host, port, TLS); credentials refused.
+
+    >>> _mqtt_address("mqtt://127.0.0.1:1884")
+    ('127.0.0.1', 1884, False)
+    >>> _mqtt_address("mqtts://broker.local")
+    ('broker.local', 8883, True)
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or parts.path not in ("", "/"):
+        raise InputError(f"--mqtt {url!r}: give mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+    if parts.username or parts.password:
+        raise InputError(
+            "--mqtt holds credentials, which the process list shows: give --mqtt-username "
+            "and the password in $EDGEWISE_BRIDGE_MQTT_PASSWORD"
+        )
+    tls = parts.scheme == "mqtts"
+    try:
+        return parts.hostname, parts.port or (8883 if tls else 1883), tls
+    except ValueError:
+        raise InputError(f"--mqtt {url!r}: the port is not a number from 1 to 65535") from None
+
+
+@app.command()
+def bridge(
+    mqtt: Annotated[
+        str,
+        typer.Option(
+            "--mqtt", help="The devices' MQTT broker: mqtt://HOST[:PORT], or mqtts:// for TLS."
+        ),
+    ] = "mqtt://127.0.0.1:1883",
+    mqtt_ca: Annotated[
+        Path | None, typer.Option(help="CA of the broker's certificate, for mqtts://.")
+    ] = None,
+    nats: NatsOption = "nats://127.0.0.1:4222",
+    nats_creds: NatsCredsOption = None,
+    mqtt_username: Annotated[
+        str | None,
+        typer.Option(
+            help="MQTT user name; the password is read from $EDGEWISE_BRIDGE_MQTT_PASSWORD."
+        ),
+    ] = None,
+    client_id: Annotated[
+        str, typer.Option(help="MQTT client id: the broker keeps this session's messages.")
+    ] = "edgewise-bridge",
+    in_flight: Annotated[
+        int, typer.Option(min=1, max=65535, help="MQTT messages held before their PUBACKs.")
+    ] = 1000,
+    log_level: LogLevelOption = "info",
+) -> None:
+    """Bridge devices' MQTT readings into NATS JetStream until SIGINT/SIGTERM.
+
+    Subscribes to edgewise/devices/+/readings/+ with QoS 1 and a persistent session; each
+    message is acknowledged to the broker only once JetStream has stored it.
+    """
+    from edgewise.hub import HubError
+    from edgewise.hub.scaleout import BridgeSettings, run_bridge
+
+    _logging(log_level)
+    host, port, tls = _mqtt_address(mqtt)
+    password_env = "EDGEWISE_BRIDGE_MQTT_PASSWORD"
+    if tls != (mqtt_ca is not None):
+        raise InputError("mqtts:// needs --mqtt-ca FILE, and --mqtt-ca needs mqtts://")
+    if mqtt_ca is not None and not mqtt_ca.is_file():
+        raise InputError(f"{mqtt_ca}: no such file")
+    if not tls and os.environ.get(password_env) and not _loopback(host):
+        raise InputError(
+            f"refusing to send the MQTT password in clear to {host}: use mqtts:// and --mqtt-ca"
+        )
+    settings = BridgeSettings(
+        mqtt_host=host,
+        mqtt_port=port,
+        mqtt_username=mqtt_username,
+        mqtt_password_env=password_env if os.environ.get(password_env) else None,
+        mqtt_ca=None if mqtt_ca is None else str(mqtt_ca),
+        client_id=client_id,
+        in_flight=in_flight,
+        nats_url=nats,
+        nats_creds=None if nats_creds is None else str(nats_creds),
+    )
+    try:
+        run_bridge(settings)
+    except HubError as error:
+        raise InputError(str(error)) from None
+
+
+@app.command()
+def consume(
+    db: DbOption = DEFAULT_DB,
+    nats: NatsOption = "nats://127.0.0.1:4222",
+    nats_creds: NatsCredsOption = None,
+    batch: Annotated[
+        int, typer.Option(min=1, help="Messages stored in one transaction, then acknowledged.")
+    ] = 500,
+    ack_wait: Annotated[
+        float, typer.Option(min=1.0, help="Seconds unacknowledged before another worker gets it.")
+    ] = 30.0,
+    max_ack_pending: Annotated[
+        int, typer.Option(min=1, help="Messages out unacknowledged across all workers.")
+    ] = 10_000,
+    log_level: LogLevelOption = "info",
+) -> None:
+    """A hub worker: store records from JetStream's durable consumer until SIGINT/SIGTERM.
+
+    Run as many as the load needs, on any machine reaching NATS and the database; each record
+    is stored once, and only for devices registered with `edgewise hub device add`.
+    """
+    from edgewise.hub import HubError
+    from edgewise.hub.scaleout import WorkerSettings, check_nats_url, run_worker
+
+    _logging(log_level)
+    settings = WorkerSettings(
+        db_url=db,
+        nats_url=nats,
+        nats_creds=None if nats_creds is None else str(nats_creds),
+        batch=batch,
+        ack_wait_s=ack_wait,
+        max_ack_pending=max_ack_pending,
+    )
+    try:
+        # No upgrade here: N workers starting together would race to migrate. A database not
+        # at the newest schema is refused; `hub run` or `hub device add` upgrades it.
+        check_nats_url(nats)
+        run_worker(settings)
+    except HubError as error:
+        raise InputError(str(error)) from None
+
+
+@app.command("dead-letters")
+def dead_letters(
+    nats: NatsOption = "nats://127.0.0.1:4222",
+    nats_creds: NatsCredsOption = None,
+    last: Annotated[int, typer.Option(min=1, help="How many of the newest to print.")] = 100,
+) -> None:
+    """Print MQTT messages refused for good, one JSON object a line: what, reason, at."""
+    from edgewise.hub import HubError
+    from edgewise.hub.scaleout import dead_letters as read
+
+    try:
+        letters = read(nats, creds=None if nats_creds is None else str(nats_creds), last=last)
+    except HubError as error:
+        raise InputError(str(error)) from None
+    for letter in letters:
+        typer.echo(json.dumps(letter, separators=(",", ":")))
+    say(f"{len(letters)} dead letter(s)")

@@ -9,7 +9,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-__all__ = ["PROTOCOL_VERSION", "Batch", "BatchError", "BatchTooLarge", "WireRecord", "decode"]
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Batch",
+    "BatchError",
+    "BatchTooLarge",
+    "RecordError",
+    "WireRecord",
+    "check_record",
+    "decode",
+]
 
 PROTOCOL_VERSION = 1
 _INT64 = 2**63 - 1
@@ -146,6 +155,39 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
+class RecordError(ValueError):
+    """One record the hub will never store; the message says why."""
+
+
+def check_record(record: Any, *, may_hold_nul: bool = True) -> WireRecord:
+    """``record`` (parsed JSON) checked: its fields, its body against its kind, no U+0000.
+
+    ``may_hold_nul=False`` skips the look for U+0000 when the caller knows there is none.
+
+    >>> check_record({"device": "d", "stream": "s", "kind": "heartbeat", "seq": 1, "name": "",
+    ...               "timestamp": 0.0, "received": None, "body": {}}).seq
+    1
+    >>> check_record({"device": "d", "stream": "s", "kind": "reading", "seq": 1, "name": "",
+    ...               "timestamp": 0.0, "received": None, "body": {}})
+    Traceback (most recent call last):
+    ...
+    edgewise.hub._protocol.RecordError: body.values: Field required
+    """
+    try:
+        checked = WireRecord.model_validate(record)
+    except ValidationError as error:
+        raise RecordError(_reason(error)) from None
+    try:
+        _BODIES[checked.kind].model_validate(checked.body)
+    except ValidationError as error:
+        raise RecordError(_reason(error, "body")) from None
+    # PostgreSQL stores no U+0000 in text or JSONB: such a record would fail the transaction
+    # on every retry.
+    if may_hold_nul and _holds_nul(record):
+        raise RecordError("a string holds U+0000, never stored")
+    return checked
+
+
 def decode(raw: bytes, *, encoding: str, max_bytes: int) -> Batch:
     """Decompress (gzip or identity), parse and check a batch of at most ``max_bytes``.
 
@@ -188,24 +230,13 @@ def decode(raw: bytes, *, encoding: str, max_bytes: int) -> Batch:
         raise BatchError(_reason(error)) from None
     records: list[WireRecord] = []
     rejected: list[dict[str, Any]] = []
-    # PostgreSQL stores no U+0000 in text or JSONB: such a record would fail the transaction
-    # on every retry. The byte search keeps the per-record look for the batches that need it.
+    # The byte search keeps the per-record look for U+0000 to the batches that need it.
     nul = b"\\u0000" in text
     for index, record in enumerate(envelope.records):
         try:
-            checked = WireRecord.model_validate(record)
-        except ValidationError as error:
-            rejected.append({"index": index, "reason": _reason(error)})
-            continue
-        try:
-            _BODIES[checked.kind].model_validate(checked.body)
-        except ValidationError as error:
-            rejected.append({"index": index, "reason": _reason(error, "body")})
-            continue
-        if nul and _holds_nul(record):
-            rejected.append({"index": index, "reason": "a string holds U+0000, never stored"})
-            continue
-        records.append(checked)
+            records.append(check_record(record, may_hold_nul=nul))
+        except RecordError as error:
+            rejected.append({"index": index, "reason": str(error)})
     if rejected:
         raise BatchError(f"{len(rejected)} malformed record(s); nothing was stored", rejected)
     acked, refused = _acknowledged(envelope.acked_commands)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -26,7 +26,9 @@ __all__ = [
     "authenticate_in",
     "ingest",
     "queue_command",
+    "registered",
     "revoke_device",
+    "store_records",
     "stored_keys",
 ]
 
@@ -225,6 +227,28 @@ def _store_sqlite(s: Session, records: Sequence[WireRecord], now: float) -> int:
     return len(s.execute(statement, rows).all())
 
 
+def store_records(s: Session, records: Sequence[WireRecord], now: float) -> int:
+    """Store the records whose keys are new, in the caller's transaction; how many were new."""
+    if not records:
+        return 0
+    dialect = s.get_bind().dialect.name
+    # RETURNING names only the rows inserted: whatever else there was is a duplicate.
+    if dialect == "postgresql":
+        return _store_postgresql(s, records, now)
+    if dialect == "sqlite":
+        return _store_sqlite(s, records, now)
+    raise HubError(f"unsupported database dialect {dialect!r}")
+
+
+def registered(s: Session, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` are registered devices, not revoked."""
+    return set(
+        s.scalars(
+            sa.select(Device.name).where(Device.name.in_(set(names)), Device.revoked.is_(None))
+        )
+    )
+
+
 def ingest(
     s: Session,
     agent: Agent,
@@ -238,16 +262,7 @@ def ingest(
     Runs in the caller's transaction, which commits the whole batch or none of it.
     """
     now = time.time()
-    stored = 0
-    if records:
-        dialect = s.get_bind().dialect.name
-        # RETURNING names only the rows inserted: whatever else there was is a duplicate.
-        if dialect == "postgresql":
-            stored = _store_postgresql(s, records, now)
-        elif dialect == "sqlite":
-            stored = _store_sqlite(s, records, now)
-        else:
-            raise HubError(f"unsupported database dialect {dialect!r}")
+    stored = store_records(s, records, now)
     if acked:
         s.execute(
             sa.update(Command)
