@@ -1,10 +1,12 @@
-"""The hub's HTTP API (``docs/protocol.md``): ``POST /api/v1/ingest`` and ``GET /healthz``."""
+"""The hub's HTTP API (``docs/protocol.md``): ``POST /api/v1/ingest``, ``GET /healthz``, and the
+web dashboard (``web/``, ``docs/dashboard.md``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from ._db import check_schema, engine
 from ._protocol import PROTOCOL_VERSION, Batch, BatchError, BatchTooLarge, decode
 from ._store import Agent, authenticate_in, ingest
+from .web import LiveFeed, dashboard_router, listen, notifier
 
 __all__ = ["DEFAULT_MAX_BATCH_BYTES", "DEFAULT_MAX_CONCURRENT", "create_app"]
 
@@ -40,6 +43,15 @@ def _busy(message: str, retry_after_s: int) -> JSONResponse:
     )
 
 
+StoredHook = Callable[[Mapping[str, Sequence[int]]], None]
+"""Called with the ids of the records an ingest stored, by device, after its commit."""
+
+
+def _nobody() -> None:
+    # Until people can sign in, nobody can see the dashboard.
+    return None
+
+
 def create_app(
     *,
     db_url: str,
@@ -53,8 +65,11 @@ def create_app(
     >>> from edgewise.hub import upgrade
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "hub.db")
     >>> upgrade(url)
-    >>> sorted(route.path for route in create_app(db_url=url).routes)
-    ['/api/v1/ingest', '/healthz']
+    >>> sorted(route.path for route in create_app(db_url=url).routes)  # doctest: +ELLIPSIS
+    ['/', '/alerts', '/api/v1/ingest', '/devices/{name}', ..., '/healthz', '/models', ...]
+
+    ``app.state.on_stored`` is the list of :data:`StoredHook` the ingest calls after each commit:
+    the dashboard's live feed on SQLite (one worker), a NOTIFY to every worker on PostgreSQL.
     """
     if max_batch_bytes < 1024:
         raise ValueError(f"max_batch_bytes must be at least 1024, got {max_batch_bytes}")
@@ -64,16 +79,27 @@ def create_app(
     check_schema(made)
     sessions = sessionmaker(made)
     slots = asyncio.Semaphore(max_concurrent)
+    feed = LiveFeed()
+    across_workers = made.dialect.name == "postgresql"
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        feed.bind(asyncio.get_running_loop())
+        listening = asyncio.create_task(listen(made, feed)) if across_workers else None
         yield
+        if listening is not None:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
         made.dispose()
 
     # No /docs or /openapi.json: every endpoint but /healthz needs a token.
     app = FastAPI(
         title="edgewise hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
+    on_stored: list[StoredHook] = [notifier(made) if across_workers else feed.on_stored]
+    app.state.on_stored = on_stored
+    app.include_router(dashboard_router(sessions=sessions, feed=feed, viewer=_nobody))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -85,13 +111,19 @@ def create_app(
 
     def store(agent: Agent, batch: Batch) -> dict[str, Any]:
         with sessions() as s, s.begin():
-            stored, commands = ingest(s, agent, batch.records, batch.acked_commands)
-        # Only now, after the commit, may the agent forget what it sent.
+            done = ingest(s, agent, batch.records, batch.acked_commands)
+        # Only now, after the commit, may the agent forget what it sent, and pages show it.
+        for hook in on_stored if done.ids else ():
+            try:
+                hook(done.ids)
+            except Exception:
+                # The batch is committed: its 200 must not turn into a retry over a live view.
+                log.exception("ingest: a stored-records hook failed")
         return {
             "version": PROTOCOL_VERSION,
-            "stored": stored,
-            "duplicates": len(batch.records) - stored,
-            "commands": commands,
+            "stored": done.stored,
+            "duplicates": len(batch.records) - done.stored,
+            "commands": done.commands,
         }
 
     @app.post("/api/v1/ingest")

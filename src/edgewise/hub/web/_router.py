@@ -1,0 +1,197 @@
+"""The dashboard's pages, chart data, live feed and static files, behind the hub's sign-in."""
+
+# No `from __future__ import annotations`: FastAPI must see the local `Who` alias as an object.
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ._feed import LiveFeed, Stored
+from ._queries import device_exists, fleet, history, stored
+
+__all__ = ["SignedIn", "dashboard_router"]
+
+_STATIC = Path(__file__).with_name("static").resolve()
+_HISTORY_POINTS = 600
+_KEEPALIVE_S = 15.0
+
+# Scripts and styles only from the hub itself: no inline script, no CDN, no framing.
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class SignedIn(Protocol):
+    """The person signed in, as the dashboard sees them."""
+
+    @property
+    def name(self) -> str: ...
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "never"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ago(seconds: float) -> str:
+    """How long ago, in words.
+
+    >>> _ago(5), _ago(125), _ago(7300), _ago(200000)
+    ('5 s ago', '2 min ago', '2 h ago', '2 d ago')
+    """
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{max(0, int(seconds))} s ago"
+
+
+def _templates() -> Jinja2Templates:
+    env = Environment(
+        loader=PackageLoader("edgewise.hub.web", "templates"),
+        autoescape=select_autoescape(default=True),
+    )
+    env.filters["when"] = _when
+    env.filters["ago"] = _ago
+    return Jinja2Templates(env=env)
+
+
+def dashboard_router(
+    *,
+    sessions: sessionmaker[Session],
+    feed: LiveFeed,
+    viewer: Callable[..., Any],
+) -> APIRouter:
+    """The dashboard on the hub's database: pages, ``/devices/{name}/history`` (chart data),
+    ``/devices/{name}/live`` (Server-Sent Events) and ``/static/*``.
+
+    ``viewer`` is a FastAPI dependency giving the person signed in with at least the viewer
+    role (a :class:`SignedIn`), or None: pages then redirect to ``/login``, data answers 401.
+    """
+    templates = _templates()
+    router = APIRouter(include_in_schema=False)
+    Who = Annotated[SignedIn | None, Depends(viewer)]
+
+    def page(request: Request, who: SignedIn | None, template: str, **context: Any) -> Response:
+        if who is None:
+            query = f"?{request.url.query}" if request.url.query else ""
+            target = quote(request.url.path + query)
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        return templates.TemplateResponse(
+            request, template, {"who": who, "now": time.time(), **context}, headers=_HEADERS
+        )
+
+    def signed_in(who: SignedIn | None) -> None:
+        if who is None:
+            raise HTTPException(401, "sign in first", headers={"Cache-Control": "no-store"})
+
+    def known(name: str) -> None:
+        with sessions() as s:
+            if not device_exists(s, name):
+                raise HTTPException(404, f"no device named {name!r}")
+
+    @router.get("/")
+    def fleet_page(request: Request, who: Who) -> Response:
+        if who is None:
+            return page(request, who, "fleet.html")
+        with sessions() as s:
+            devices = fleet(s)
+        now = time.time()
+        states = [(d, d.health(now)) for d in devices]
+        counts = Counter(state for _, state in states)
+        return page(request, who, "fleet.html", devices=states, counts=counts, nav="fleet")
+
+    @router.get("/devices/{name}")
+    def device_page(request: Request, name: str, who: Who) -> Response:
+        if who is not None:
+            known(name)
+        return page(request, who, "device.html", device=name, nav="fleet")
+
+    @router.get("/alerts")
+    def alerts_page(request: Request, who: Who) -> Response:
+        return page(request, who, "alerts.html", nav="alerts")
+
+    @router.get("/models")
+    def models_page(request: Request, who: Who) -> Response:
+        return page(request, who, "models.html", nav="models")
+
+    @router.get("/devices/{name}/history")
+    def device_history(name: str, who: Who) -> JSONResponse:
+        signed_in(who)
+        known(name)
+        with sessions() as s:
+            points = history(s, name, points=_HISTORY_POINTS)
+        return JSONResponse(points.to_json(), headers={"Cache-Control": "no-store"})
+
+    def since(request: Request, after: int) -> int:
+        # A reconnecting EventSource says what it saw last; a new page, what its history held.
+        last = request.headers.get("last-event-id", "")
+        return int(last) if last.isdigit() else after
+
+    def newer(name: str, after: int, notices: list[Stored]) -> dict[str, Any]:
+        ranges = [r for notice in notices for r in notice.ranges]
+        with sessions() as s:
+            return stored(s, name, after=after, ranges=ranges).to_json()
+
+    @router.get("/devices/{name}/live")
+    async def device_live(request: Request, name: str, who: Who, after: int = 0) -> Response:
+        signed_in(who)
+        await run_in_threadpool(known, name)
+        seen = since(request, after)
+
+        async def events() -> AsyncIterator[str]:
+            nonlocal seen
+            with feed.subscribe(name) as queue:
+                yield "retry: 2000\n\n"
+                # None: everything stored since `seen`, which the page's history did not hold.
+                notices: list[Stored] | None = None if seen else []
+                while True:
+                    if notices is None or notices:
+                        points = await run_in_threadpool(newer, name, seen, notices or [])
+                        if points["last_id"] > seen:
+                            seen = points["last_id"]
+                            yield f"id: {seen}\nevent: points\ndata: {json.dumps(points)}\n\n"
+                    try:
+                        notices = [await asyncio.wait_for(queue.get(), _KEEPALIVE_S)]
+                    except TimeoutError:
+                        notices = []
+                        yield ": keep-alive\n\n"
+                    while not queue.empty():
+                        notices.append(queue.get_nowait())
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get("/static/{path:path}")
+    def static(path: str) -> FileResponse:
+        file = (_STATIC / path).resolve()
+        if not file.is_relative_to(_STATIC) or not file.is_file():
+            raise HTTPException(404, "no such file")
+        return FileResponse(
+            file,
+            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
+
+    return router
