@@ -9,8 +9,9 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -47,9 +48,14 @@ StoredHook = Callable[[Mapping[str, Sequence[int]]], None]
 """Called with the ids of the records an ingest stored, by device, after its commit."""
 
 
-def _nobody() -> None:
-    # Until people can sign in, nobody can see the dashboard.
-    return None
+def _nobody(request: Request) -> None:
+    # Until people can sign in, nobody sees the dashboard: data 401, pages to the sign-in page.
+    raise HTTPException(401, "sign in first")
+
+
+def _nobody_page(request: Request) -> None:
+    target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    raise HTTPException(303, "sign in first", headers={"Location": f"/login?next={target}"})
 
 
 def create_app(
@@ -99,7 +105,9 @@ def create_app(
     )
     on_stored: list[StoredHook] = [notifier(made) if across_workers else feed.on_stored]
     app.state.on_stored = on_stored
-    app.include_router(dashboard_router(sessions=sessions, feed=feed, viewer=_nobody))
+    app.include_router(
+        dashboard_router(sessions=sessions, feed=feed, viewer=_nobody, page_viewer=_nobody_page)
+    )
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

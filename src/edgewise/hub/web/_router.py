@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,29 +79,24 @@ def dashboard_router(
     sessions: sessionmaker[Session],
     feed: LiveFeed,
     viewer: Callable[..., Any],
+    page_viewer: Callable[..., Any],
 ) -> APIRouter:
     """The dashboard on the hub's database: pages, ``/devices/{name}/history`` (chart data),
-    ``/devices/{name}/live`` (Server-Sent Events) and ``/static/*``.
+    ``/devices/{name}/live`` (Server-Sent Events) and ``/static/*`` (public).
 
-    ``viewer`` is a FastAPI dependency giving the person signed in with at least the viewer
-    role (a :class:`SignedIn`), or None: pages then redirect to ``/login``, data answers 401.
+    ``viewer`` and ``page_viewer`` are FastAPI dependencies giving the person signed in with at
+    least the viewer role (a :class:`SignedIn`); when nobody is, the first refuses with 401 and
+    the second sends the browser to the sign-in page.
     """
     templates = _templates()
     router = APIRouter(include_in_schema=False)
-    Who = Annotated[SignedIn | None, Depends(viewer)]
+    Who = Annotated[SignedIn, Depends(viewer)]
+    PageWho = Annotated[SignedIn, Depends(page_viewer)]
 
-    def page(request: Request, who: SignedIn | None, template: str, **context: Any) -> Response:
-        if who is None:
-            query = f"?{request.url.query}" if request.url.query else ""
-            target = quote(request.url.path + query)
-            return RedirectResponse(f"/login?next={target}", status_code=303)
+    def page(request: Request, who: SignedIn, template: str, **context: Any) -> Response:
         return templates.TemplateResponse(
             request, template, {"who": who, "now": time.time(), **context}, headers=_HEADERS
         )
-
-    def signed_in(who: SignedIn | None) -> None:
-        if who is None:
-            raise HTTPException(401, "sign in first", headers={"Cache-Control": "no-store"})
 
     def known(name: str) -> None:
         with sessions() as s:
@@ -110,9 +104,7 @@ def dashboard_router(
                 raise HTTPException(404, f"no device named {name!r}")
 
     @router.get("/")
-    def fleet_page(request: Request, who: Who) -> Response:
-        if who is None:
-            return page(request, who, "fleet.html")
+    def fleet_page(request: Request, who: PageWho) -> Response:
         with sessions() as s:
             devices = fleet(s)
         now = time.time()
@@ -121,22 +113,20 @@ def dashboard_router(
         return page(request, who, "fleet.html", devices=states, counts=counts, nav="fleet")
 
     @router.get("/devices/{name}")
-    def device_page(request: Request, name: str, who: Who) -> Response:
-        if who is not None:
-            known(name)
+    def device_page(request: Request, name: str, who: PageWho) -> Response:
+        known(name)
         return page(request, who, "device.html", device=name, nav="fleet")
 
     @router.get("/alerts")
-    def alerts_page(request: Request, who: Who) -> Response:
+    def alerts_page(request: Request, who: PageWho) -> Response:
         return page(request, who, "alerts.html", nav="alerts")
 
     @router.get("/models")
-    def models_page(request: Request, who: Who) -> Response:
+    def models_page(request: Request, who: PageWho) -> Response:
         return page(request, who, "models.html", nav="models")
 
     @router.get("/devices/{name}/history")
-    def device_history(name: str, who: Who) -> JSONResponse:
-        signed_in(who)
+    def device_history(name: str, _who: Who) -> JSONResponse:
         known(name)
         with sessions() as s:
             points = history(s, name, points=_HISTORY_POINTS)
@@ -153,8 +143,7 @@ def dashboard_router(
             return stored(s, name, after=after, ranges=ranges).to_json()
 
     @router.get("/devices/{name}/live")
-    async def device_live(request: Request, name: str, who: Who, after: int = 0) -> Response:
-        signed_in(who)
+    async def device_live(request: Request, name: str, _who: Who, after: int = 0) -> Response:
         await run_in_threadpool(known, name)
         seen = since(request, after)
 
