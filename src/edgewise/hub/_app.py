@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
@@ -44,8 +44,8 @@ def _busy(message: str, retry_after_s: int) -> JSONResponse:
     )
 
 
-StoredHook = Callable[[Mapping[str, Sequence[int]]], None]
-"""Called with the ids of the records an ingest stored, by device, after its commit."""
+StoredHook = Callable[[Collection[str]], None]
+"""Called after an ingest's commit with the devices its batch had records of, if any was new."""
 
 
 def _nobody(request: Request) -> None:
@@ -117,21 +117,21 @@ def create_app(
         with sessions() as s:
             return authenticate_in(s, token)
 
-    def store(agent: Agent, batch: Batch) -> dict[str, Any]:
+    def store(agent: Agent, batch: Batch, devices: Collection[str]) -> dict[str, Any]:
         with sessions() as s, s.begin():
-            done = ingest(s, agent, batch.records, batch.acked_commands)
+            stored, commands = ingest(s, agent, batch.records, batch.acked_commands)
         # Only now, after the commit, may the agent forget what it sent, and pages show it.
-        for hook in on_stored if done.ids else ():
+        for hook in on_stored if stored else ():
             try:
-                hook(done.ids)
+                hook(devices)
             except Exception:
                 # The batch is committed: its 200 must not turn into a retry over a live view.
                 log.exception("ingest: a stored-records hook failed")
         return {
             "version": PROTOCOL_VERSION,
-            "stored": done.stored,
-            "duplicates": len(batch.records) - done.stored,
-            "commands": done.commands,
+            "stored": stored,
+            "duplicates": len(batch.records) - stored,
+            "commands": commands,
         }
 
     @app.post("/api/v1/ingest")
@@ -169,11 +169,12 @@ def create_app(
                 return _error(status, str(error), rejected=error.rejected)
             if batch.agent != agent.name:
                 return _error(403, f"this token belongs to agent {agent.name!r}")
-            foreign = sorted({r.device for r in batch.records} - agent.covers)
+            devices = {r.device for r in batch.records}
+            foreign = sorted(devices - agent.covers)
             if foreign:
                 return _error(403, f"this token does not cover device(s) {', '.join(foreign)}")
             try:
-                answer = await run_in_threadpool(store, agent, batch)
+                answer = await run_in_threadpool(store, agent, batch, devices)
             except OperationalError as error:
                 log.warning("ingest: database unavailable (%s)", type(error.orig).__name__)
                 return _busy("the hub's database is unavailable; retry later", retry_after_s)

@@ -21,7 +21,6 @@ from ._protocol import WireRecord
 
 __all__ = [
     "Agent",
-    "Ingested",
     "RecordKey",
     "add_device",
     "authenticate_in",
@@ -40,18 +39,6 @@ class RecordKey(NamedTuple):
     kind: str
     seq: int
     name: str
-
-
-class Ingested(NamedTuple):
-    """What one ingest did: the ids of the records stored, by device, and the pending commands."""
-
-    ids: dict[str, list[int]]
-    commands: list[dict[str, Any]]
-
-    @property
-    def stored(self) -> int:
-        """How many records were stored (the rest of the batch were duplicates)."""
-        return sum(len(ids) for ids in self.ids.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +184,7 @@ _incoming.append_column(sa.column("body", postgresql.JSONB()))
 _COLUMNS = [*RecordKey._fields, "timestamp", "received", "stored_at", "body"]
 
 
-def _store_postgresql(
-    s: Session, records: Sequence[WireRecord], now: float
-) -> Sequence[sa.Row[int, str]]:
+def _store_postgresql(s: Session, records: Sequence[WireRecord], now: float) -> int:
     import psycopg
 
     s.execute(sa.text(_STAGING))
@@ -224,44 +209,40 @@ def _store_postgresql(
         postgresql.insert(StoredRecord)
         .from_select(_COLUMNS, select)
         .on_conflict_do_nothing(index_elements=list(RecordKey._fields))
-        .returning(StoredRecord.id, StoredRecord.device)
+        .returning(StoredRecord.id)
     )
-    return s.execute(statement).all()
+    return len(s.execute(statement).all())
 
 
-def _store_sqlite(
-    s: Session, records: Sequence[WireRecord], now: float
-) -> Sequence[sa.Row[int, str]]:
+def _store_sqlite(s: Session, records: Sequence[WireRecord], now: float) -> int:
     rows = [{**r.model_dump(include=set(_COLUMNS)), "stored_at": now} for r in records]
     statement = (
         sqlite.insert(StoredRecord)
         .on_conflict_do_nothing(index_elements=list(RecordKey._fields))
-        .returning(StoredRecord.id, StoredRecord.device)
+        .returning(StoredRecord.id)
     )
     # One multi-row INSERT per chunk (SQLAlchemy's "insertmanyvalues").
-    return s.execute(statement, rows).all()
+    return len(s.execute(statement, rows).all())
 
 
 def ingest(
     s: Session, agent: Agent, records: Sequence[WireRecord], acked: Sequence[int]
-) -> Ingested:
-    """Store new records, mark acknowledged commands delivered; what was stored, what is pending.
+) -> tuple[int, list[dict[str, Any]]]:
+    """Store new records, mark acknowledged commands delivered; (stored, pending commands).
 
     Runs in the caller's transaction, which commits the whole batch or none of it.
     """
     now = time.time()
-    ids: dict[str, list[int]] = {}
+    stored = 0
     if records:
         dialect = s.get_bind().dialect.name
         # RETURNING names only the rows inserted: whatever else there was is a duplicate.
         if dialect == "postgresql":
-            rows = _store_postgresql(s, records, now)
+            stored = _store_postgresql(s, records, now)
         elif dialect == "sqlite":
-            rows = _store_sqlite(s, records, now)
+            stored = _store_sqlite(s, records, now)
         else:
             raise HubError(f"unsupported database dialect {dialect!r}")
-        for record_id, device in rows:
-            ids.setdefault(device, []).append(record_id)
     if acked:
         s.execute(
             sa.update(Command)
@@ -282,7 +263,7 @@ def ingest(
         {"id": c.id, "device": name, "kind": c.kind, "stream": c.stream, "body": c.body}
         for c, name in pending
     ]
-    return Ingested(ids, commands)
+    return stored, commands
 
 
 def stored_keys(db_url: str) -> list[RecordKey]:

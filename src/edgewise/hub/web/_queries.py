@@ -203,13 +203,9 @@ def history(s: Session, device: str, *, points: int) -> Points:
     return found.downsampled(points)
 
 
-def stored(
-    s: Session, device: str, *, after: int, ranges: Sequence[tuple[int, int]] = ()
-) -> Points:
-    """The readings and events of ``device`` stored with ids above ``after`` (and in ``ranges``,
-    if given): what a page watching since ``after`` has not seen."""
+def stored(s: Session, device: str, *, after: int) -> Points:
+    """The readings and events of ``device`` with ids above ``after``, at most 2,000 (a page that
+    was away that long reloads its history)."""
     r = StoredRecord
-    query = sa.select(*_COLUMNS).where(r.device == device, r.id > after)
-    if ranges:
-        query = query.where(sa.or_(*(r.id.between(lo, hi) for lo, hi in ranges)))
-    return Points().add(s.execute(query.order_by(r.id).limit(_LIVE_LIMIT)).all())
+    query = sa.select(*_COLUMNS).where(r.device == device, r.id > after).order_by(r.id)
+    return Points().add(s.execute(query.limit(_LIVE_LIMIT)).all())

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ._feed import LiveFeed, Stored
+from ._feed import LiveFeed
 from ._queries import device_exists, fleet, history, stored
 
 __all__ = ["SignedIn", "dashboard_router"]
@@ -132,40 +132,33 @@ def dashboard_router(
             points = history(s, name, points=_HISTORY_POINTS)
         return JSONResponse(points.to_json(), headers={"Cache-Control": "no-store"})
 
-    def since(request: Request, after: int) -> int:
-        # A reconnecting EventSource says what it saw last; a new page, what its history held.
-        last = request.headers.get("last-event-id", "")
-        return int(last) if last.isdigit() else after
-
-    def newer(name: str, after: int, notices: list[Stored]) -> dict[str, Any]:
-        ranges = [r for notice in notices for r in notice.ranges]
+    def newer(name: str, after: int) -> dict[str, Any]:
         with sessions() as s:
-            return stored(s, name, after=after, ranges=ranges).to_json()
+            return stored(s, name, after=after).to_json()
 
     @router.get("/devices/{name}/live")
     async def device_live(request: Request, name: str, _who: Who, after: int = 0) -> Response:
         await run_in_threadpool(known, name)
-        seen = since(request, after)
+        # A reconnecting EventSource says what it saw last; a new page, what its history held.
+        last = request.headers.get("last-event-id", "")
+        seen = int(last) if last.isdigit() else after
 
         async def events() -> AsyncIterator[str]:
             nonlocal seen
-            with feed.subscribe(name) as queue:
+            with feed.subscribe(name) as woken:
                 yield "retry: 2000\n\n"
-                # None: everything stored since `seen`, which the page's history did not hold.
-                notices: list[Stored] | None = None if seen else []
+                woken.set()  # first, whatever was stored since `seen`
                 while True:
-                    if notices is None or notices:
-                        points = await run_in_threadpool(newer, name, seen, notices or [])
-                        if points["last_id"] > seen:
-                            seen = points["last_id"]
-                            yield f"id: {seen}\nevent: points\ndata: {json.dumps(points)}\n\n"
                     try:
-                        notices = [await asyncio.wait_for(queue.get(), _KEEPALIVE_S)]
+                        await asyncio.wait_for(woken.wait(), _KEEPALIVE_S)
                     except TimeoutError:
-                        notices = []
                         yield ": keep-alive\n\n"
-                    while not queue.empty():
-                        notices.append(queue.get_nowait())
+                        continue
+                    woken.clear()
+                    points = await run_in_threadpool(newer, name, seen)
+                    if points["last_id"] > seen:
+                        seen = points["last_id"]
+                        yield f"id: {seen}\nevent: points\ndata: {json.dumps(points)}\n\n"
 
         return StreamingResponse(
             events(),
