@@ -1,4 +1,5 @@
-"""The hub's HTTP API (``docs/protocol.md``): ``POST /api/v1/ingest`` and ``GET /healthz``."""
+"""The hub's HTTP API: agents' ``POST /api/v1/ingest`` (``docs/protocol.md``), ``GET /healthz``,
+and the routers for people (``docs/hub.md``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from . import _routes_devices, _routes_people
+from ._auth import bearer_token, install
 from ._db import check_schema, engine
 from ._protocol import PROTOCOL_VERSION, Batch, BatchError, BatchTooLarge, decode
 from ._store import Agent, authenticate_in, ingest
@@ -53,8 +56,9 @@ def create_app(
     >>> from edgewise.hub import upgrade
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "hub.db")
     >>> upgrade(url)
-    >>> sorted(route.path for route in create_app(db_url=url).routes)
-    ['/api/v1/ingest', '/healthz']
+    >>> from edgewise.hub import routes
+    >>> [r for r in routes(create_app(db_url=url)) if r[1] in ("/healthz", "/api/v1/ingest")]
+    [('GET', '/healthz'), ('POST', '/api/v1/ingest')]
     """
     if max_batch_bytes < 1024:
         raise ValueError(f"max_batch_bytes must be at least 1024, got {max_batch_bytes}")
@@ -70,10 +74,13 @@ def create_app(
         yield
         made.dispose()
 
-    # No /docs or /openapi.json: every endpoint but /healthz needs a token.
+    # /openapi.json is served to signed-in people only, by _routes_people (docs/hub.md).
     app = FastAPI(
         title="edgewise hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
+    install(app, sessions)
+    app.include_router(_routes_people.router)
+    app.include_router(_routes_devices.router)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -96,14 +103,14 @@ def create_app(
 
     @app.post("/api/v1/ingest")
     async def ingest_batch(request: Request) -> JSONResponse:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request)
+        if token is None:
             return _error(401, "send 'Authorization: Bearer <token>'")
         if slots.locked():
             return _busy("the hub is busy; retry later", retry_after_s)
         async with slots:
             try:
-                agent = await run_in_threadpool(authenticate, token.strip())
+                agent = await run_in_threadpool(authenticate, token)
             except OperationalError as error:
                 log.warning("ingest: database unavailable (%s)", type(error.orig).__name__)
                 return _busy("the hub's database is unavailable; retry later", retry_after_s)
