@@ -19,7 +19,7 @@ def test_a_fresh_database_is_upgraded_to_the_models_schema(db_url: str) -> None:
     try:
         with made.connect() as connection:
             context = MigrationContext.configure(connection)
-            assert context.get_current_revision() == "0001"
+            assert context.get_current_revision() == "0002"
             assert compare_metadata(context, Base.metadata) == []
     finally:
         made.dispose()
@@ -43,7 +43,7 @@ def test_upgrading_again_changes_nothing_and_keeps_the_data(db_url: str) -> None
 
 
 def test_the_hub_refuses_a_database_not_upgraded(tmp_path: Path) -> None:
-    with pytest.raises(HubError, match="at schema none, not 0001"):
+    with pytest.raises(HubError, match="at schema none, not 0002"):
         create_app(db_url=f"sqlite:///{tmp_path / 'empty.db'}")
 
 
@@ -74,7 +74,7 @@ def test_the_migrations_ship_in_the_package() -> None:
         find_packages(str(src))
     )
     versions = src / "edgewise" / "hub" / "migrations" / "versions"
-    assert sorted(p.name for p in versions.glob("0*.py")) == ["0001_initial.py"]
+    assert sorted(p.name for p in versions.glob("0*.py")) == ["0001_initial.py", "0002_people.py"]
 
 
 def test_postgresql_stores_bodies_as_jsonb(pg_url: str) -> None:

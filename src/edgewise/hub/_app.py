@@ -1,5 +1,6 @@
-"""The hub's HTTP API (``docs/protocol.md``): ``POST /api/v1/ingest``, ``GET /healthz``, and the
-web dashboard (``web/``, ``docs/dashboard.md``)."""
+"""The hub's HTTP API: agents' ``POST /api/v1/ingest`` (``docs/protocol.md``), ``GET /healthz``,
+the routers for people (``docs/hub.md``) and the web dashboard (``web/``, ``docs/dashboard.md``).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import logging
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from . import _routes_devices, _routes_people
+from ._auth import bearer_token, install, person
 from ._db import check_schema, engine
 from ._protocol import PROTOCOL_VERSION, Batch, BatchError, BatchTooLarge, decode
 from ._store import Agent, authenticate_in, ingest
@@ -48,16 +50,6 @@ StoredHook = Callable[[Collection[str]], None]
 """Called after an ingest's commit with the devices its batch had records of, if any was new."""
 
 
-def _nobody(request: Request) -> None:
-    # Until people can sign in, nobody sees the dashboard: data 401, pages to the sign-in page.
-    raise HTTPException(401, "sign in first")
-
-
-def _nobody_page(request: Request) -> None:
-    target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    raise HTTPException(303, "sign in first", headers={"Location": f"/login?next={target}"})
-
-
 def create_app(
     *,
     db_url: str,
@@ -71,8 +63,9 @@ def create_app(
     >>> from edgewise.hub import upgrade
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "hub.db")
     >>> upgrade(url)
-    >>> sorted(route.path for route in create_app(db_url=url).routes)  # doctest: +ELLIPSIS
-    ['/', '/alerts', '/api/v1/ingest', '/devices/{name}', ..., '/healthz', '/models', ...]
+    >>> from edgewise.hub import routes
+    >>> [r for r in routes(create_app(db_url=url)) if r[1] in ("/healthz", "/api/v1/ingest")]
+    [('GET', '/healthz'), ('POST', '/api/v1/ingest')]
 
     ``app.state.on_stored`` is the list of :data:`StoredHook` the ingest calls after each commit:
     the dashboard's live feed on SQLite (one worker), a NOTIFY to every worker on PostgreSQL.
@@ -99,14 +92,22 @@ def create_app(
                 await listening
         made.dispose()
 
-    # No /docs or /openapi.json: every endpoint but /healthz needs a token.
+    # /openapi.json is served to signed-in people only, by _routes_people (docs/hub.md).
     app = FastAPI(
         title="edgewise hub", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
+    install(app, sessions)
+    app.include_router(_routes_people.router)
+    app.include_router(_routes_devices.router)
     on_stored: list[StoredHook] = [notifier(made) if across_workers else feed.on_stored]
     app.state.on_stored = on_stored
     app.include_router(
-        dashboard_router(sessions=sessions, feed=feed, viewer=_nobody, page_viewer=_nobody_page)
+        dashboard_router(
+            sessions=sessions,
+            feed=feed,
+            viewer=person("viewer"),
+            page_viewer=person("viewer", page=True),
+        )
     )
 
     @app.get("/healthz")
@@ -136,14 +137,14 @@ def create_app(
 
     @app.post("/api/v1/ingest")
     async def ingest_batch(request: Request) -> JSONResponse:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request)
+        if token is None:
             return _error(401, "send 'Authorization: Bearer <token>'")
         if slots.locked():
             return _busy("the hub is busy; retry later", retry_after_s)
         async with slots:
             try:
-                agent = await run_in_threadpool(authenticate, token.strip())
+                agent = await run_in_threadpool(authenticate, token)
             except OperationalError as error:
                 log.warning("ingest: database unavailable (%s)", type(error.orig).__name__)
                 return _busy("the hub's database is unavailable; retry later", retry_after_s)

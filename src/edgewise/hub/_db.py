@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ._errors import HubError
 
-__all__ = ["DEFAULT_DB_URL", "engine", "normalise_url", "session", "upgrade"]
+__all__ = ["DEFAULT_DB_URL", "Db", "engine", "normalise_url", "session", "upgrade", "within"]
 
 DEFAULT_DB_URL = "sqlite:///edgewise-hub.db"
 """The hub's database unless told otherwise: a SQLite file in the working directory."""
@@ -71,12 +71,12 @@ def _config(connection: sa.Connection) -> Config:
     return config
 
 
-def upgrade(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema; a no-op when it is there already."""
+def upgrade(url: str, *, to: str = "head") -> None:
+    """Bring the database at ``url`` to schema ``to`` (the newest); a no-op when it is there."""
     made = engine(url)
     try:
         with made.begin() as connection:
-            command.upgrade(_config(connection), "head")
+            command.upgrade(_config(connection), to)
     finally:
         made.dispose()
 
@@ -111,3 +111,17 @@ def session(url: str) -> Iterator[Session]:
             yield opened
     finally:
         made.dispose()
+
+
+Db = str | Session
+"""Where a store function works: a database URL (a transaction of its own) or an open session."""
+
+
+@contextmanager
+def within(db: Db) -> Iterator[Session]:
+    """``db`` itself when it is a session (the caller commits), else a new one on the URL ``db``."""
+    if isinstance(db, Session):
+        yield db
+    else:
+        with session(db) as opened:
+            yield opened

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Double,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -16,7 +17,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Command", "Device", "StoredRecord", "Token", "TokenDevice"]
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Command",
+    "Device",
+    "LoginSession",
+    "StoredRecord",
+    "Token",
+    "TokenDevice",
+    "User",
+]
 
 # SQLite makes only ``INTEGER PRIMARY KEY`` an alias of the row id (and so auto-incrementing).
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -28,7 +39,11 @@ class Base(DeclarativeBase):
 
 
 class Device(Base):
-    """A device the hub knows: an agent, or a device an agent fronts; times in epoch seconds."""
+    """A device the hub knows: an agent, or a device an agent fronts; times in epoch seconds.
+
+    ``signing_key`` is its Ed25519 public key (raw, base64), kept for attestation; a
+    decommissioned device is revoked too, and its stored records are kept.
+    """
 
     __tablename__ = "devices"
 
@@ -36,6 +51,8 @@ class Device(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created: Mapped[float] = mapped_column(Double)
     revoked: Mapped[float | None] = mapped_column(Double)
+    signing_key: Mapped[str | None] = mapped_column(String(64))
+    decommissioned: Mapped[float | None] = mapped_column(Double)
 
 
 class Token(Base):
@@ -91,3 +108,43 @@ class Command(Base):
     body: Mapped[dict[str, Any]] = mapped_column(Json)
     created: Mapped[float] = mapped_column(Double)
     delivered: Mapped[float | None] = mapped_column(Double)
+
+
+class User(Base):
+    """A person who signs in to the hub: an argon2 password hash and a role."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    created: Mapped[float] = mapped_column(Double)
+    disabled: Mapped[float | None] = mapped_column(Double)
+
+
+class LoginSession(Base):
+    """A signed-in person's session, held as the SHA-256 of its cookie only."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[float] = mapped_column(Double)
+    expires: Mapped[float] = mapped_column(Double)
+
+
+class AuditEntry(Base):
+    """One change or sign-in: who (``actor``), when (``at``), what (``action``) to what."""
+
+    __tablename__ = "audit"
+    # Failed sign-ins per name in a time window are counted here (the rate limit).
+    __table_args__ = (Index("audit_action_target_at", "action", "target", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[float] = mapped_column(Double)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from .._auth import CSRF_FIELD
 from ._feed import LiveFeed
 from ._queries import device_exists, fleet, history, stored
 
@@ -40,10 +41,16 @@ _HEADERS = {
 
 
 class SignedIn(Protocol):
-    """The person signed in, as the dashboard sees them."""
+    """The person signed in, as the dashboard sees them: a name, a role, a CSRF token."""
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def csrf(self) -> str: ...
 
 
 def _when(epoch: float | None) -> str:
@@ -69,6 +76,7 @@ def _templates() -> Jinja2Templates:
         loader=PackageLoader("edgewise.hub.web", "templates"),
         autoescape=select_autoescape(default=True),
     )
+    env.globals["csrf_field"] = CSRF_FIELD
     env.filters["when"] = _when
     env.filters["ago"] = _ago
     return Jinja2Templates(env=env)
