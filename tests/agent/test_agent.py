@@ -203,3 +203,85 @@ def test_a_message_delivered_again_after_a_crash_is_known_and_not_stored_twice(
     assert again.acked == len(items)  # acknowledged now, so the broker forgets them
     assert restarted.rejected()["redelivered"] == len(items)
     assert stored(crashed) == before
+
+
+PUSHED = {
+    "version": 1,
+    "steps": [{"step": "last_value"}, {"step": "default", "params": {"warmup": 50}}],
+}
+
+
+def versions(folder: Path, stream: str) -> dict[int, str]:
+    """The model version of each reading's detection of ``stream``, by seq."""
+    return {
+        key[2]: json.loads(body)["detections"][0]["model_version"]
+        for key, body in stored(folder).items()
+        if key[0] == stream and key[1] == "reading"
+    }
+
+
+def wait_applied(agent: Agent, *commands: int) -> None:
+    deadline = time.monotonic() + 30
+    while not all(agent.outbox.applied(c) for c in commands) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert all(agent.outbox.applied(c) for c in commands)
+
+
+def test_a_pipeline_the_hub_assigns_runs_its_streams_and_outlives_restarts(tmp_path: Path) -> None:
+    items = readings(900)
+    first = run(tmp_path, items[:600])
+    first.command({"id": 5, "kind": "pipeline", "body": {"spec": PUSHED, "streams": "pump-2"}})
+    nope = {"spec": {"version": 1, "steps": [{"step": "nope"}]}, "streams": "*"}
+    first.command({"id": 6, "kind": "pipeline", "body": nope})
+    first.command({"id": 7, "kind": "reboot"})
+    wait_applied(first, 5, 6, 7)
+    first.stop()  # the checkpoint holds the assignment
+    first.close()
+    second = run(tmp_path, items[600:1200])
+    # A crash: the assignment is in the journal only, after this checkpoint.
+    second.command({"id": 8, "kind": "pipeline", "body": {"spec": PUSHED, "streams": "pump-1"}})
+    wait_applied(second, 8)
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    for name in ("outbox.db", "outbox.db-wal"):
+        if (tmp_path / name).exists():
+            shutil.copy(tmp_path / name, crashed / name)
+    second.stop()
+    second.close()
+    third = run(crashed, items[1200:])
+    acked = third.outbox.unacked_commands()
+    third.stop()
+    third.close()
+    before, after = versions(crashed, "pump-1"), versions(crashed, "pump-2")
+    assert before[0] == after[0] != after[300] == after[899]  # pump-2 moved at the command
+    assert before[599] == before[0] != before[899] == after[899]  # pump-1 after a crash too
+    assert acked[:1] == [5] and acked[3:] == [8]
+    assert acked[1] == {"id": 6, "error": acked[1]["error"]} and "nope" in acked[1]["error"]
+    assert acked[2] == {"id": 7, "error": "this agent does not know commands of kind 'reboot'"}
+
+
+def test_a_reload_with_a_changed_pipeline_keeps_numbering_its_streams(tmp_path: Path) -> None:
+    items = readings(900)
+    agent = run(tmp_path, items[:600])
+    changed = parse_config(
+        f"""
+version: 1
+device: {{id: press-7}}
+inputs: [{{type: replay, name: feed, path: unused.csv}}]
+pipelines: {{custom: {json.dumps(PUSHED)}}}
+streams: [{{match: "pump-*", units: {{temp: Cel}}, pipeline: custom}}]
+storage: {{dir: {tmp_path}, checkpoint_every_s: 3600}}
+""",
+        tmp_path / "agent.yaml",
+    )
+    feed = Feed(items[600:])
+    agent.reload(changed, [feed])
+    deadline = time.monotonic() + 60
+    while feed.acked < 120 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    agent.stop()
+    agent.close()
+    for stream in STREAMS:
+        seen = versions(tmp_path, stream)
+        assert sorted(seen) == list(range(900))  # none reused a number and was dropped
+        assert seen[299] != seen[300] == seen[899]

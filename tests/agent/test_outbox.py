@@ -77,7 +77,7 @@ def test_checkpoints_truncate_the_journal_and_commands_and_actions_happen_once(
     tmp_path: Path,
 ) -> None:
     box = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
-    box.put([], journal=["a", "b"], upstream=False, applied=[7])
+    box.put([], journal=["a", "b"], upstream=False, applied={7: None})
     box.checkpoint({"default": b"state"})
     box.put([], journal=["c"], upstream=False)
     assert box.journal() == ["c"] and box.last_checkpoint() == {"default": b"state"}
@@ -109,3 +109,15 @@ def test_dead_letters_leave_the_outbox_once_each_and_stay_within_bounds(tmp_path
     assert len(letters) == DEAD_LETTERS_KEPT and letters[-1]["record"]["seq"] == 99 + len(many)
     assert box.counters()["dead_letters_forgotten"] == 3
     assert box.pending() == 0
+
+
+def test_an_outbox_made_before_commands_could_be_refused_opens_and_keeps_its_rows(
+    tmp_path: Path,
+) -> None:
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        db.execute("CREATE TABLE applied (command INTEGER PRIMARY KEY, acked INTEGER NOT NULL)")
+        db.execute("INSERT INTO applied VALUES (3, 0)")
+    box = Outbox(tmp_path / "outbox.db", max_bytes=1 << 20)
+    box.put([], journal=[], upstream=False, applied={4: "no such stream"})
+    assert box.unacked_commands() == [3, {"id": 4, "error": "no such stream"}]
+    box.close()

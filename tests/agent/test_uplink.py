@@ -151,7 +151,9 @@ def test_commands_are_handed_over_and_acknowledged_in_a_later_request(outbox: Ou
     link = uplink(outbox, hub, applied)
     link.send_once()
     assert applied and applied[0]["id"] == 3
-    outbox.put([], journal=[], upstream=False, applied=[3])  # what the agent does when applying
+    outbox.put(
+        [], journal=[], upstream=False, applied={3: None}
+    )  # what the agent does when applying
     link.send_once()
     assert hub.acked == [3] and outbox.unacked_commands() == []
 

@@ -58,7 +58,7 @@ class Hub:
         self,
         records: list[dict[str, Any]],
         *,
-        acked: list[int] | None = None,
+        acked: list[int | dict[str, Any]] | None = None,
         token: str | None = None,
         agent: str = "press-7",
         compress: bool = True,

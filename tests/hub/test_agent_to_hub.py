@@ -6,13 +6,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from hubtest import Hub, serve
 
 from edgewise.agent._config import UplinkConfig
 from edgewise.agent._outbox import Outbox, Record
 from edgewise.agent._secret import Secret
 from edgewise.agent._uplink import Uplink
-from edgewise.hub import queue_command, stored_keys, upgrade
+from edgewise.hub import queue_command, session, stored_keys, upgrade
+from edgewise.hub._models import Command
 from peers.certs import self_signed
 
 
@@ -33,6 +35,8 @@ def test_the_agents_uplink_delivers_everything_once_and_applies_commands(
     event = Record("plc-1", "pump-1", "event", 7, "alarm", 1.7e9 + 7, None, event_body)
     box.put([*readings, event], journal=[], upstream=True)
     relearn = queue_command(hub.db_url, "plc-1", "relearn", stream="pump-1")
+    spec = {"spec": {"version": 1, "steps": [{"step": "nope"}]}, "streams": "*"}
+    pipeline = queue_command(hub.db_url, "press-7", "pipeline", body=spec)
     config = uplink_config(hub.url, hub.token, batch_records=50)
     applied: list[Any] = []
     link = Uplink(config, agent="press-7", outbox=box, on_command=applied.append)
@@ -42,7 +46,8 @@ def test_the_agents_uplink_delivers_everything_once_and_applies_commands(
                 break
             link.send_once()
         assert box.pending() == 0 and link.failures == 0
-        box.put([], journal=[], upstream=False, applied=[relearn])  # the agent applied it
+        # The agent applied one and refused the other (its spec does not build).
+        box.put([], journal=[], upstream=False, applied={relearn: None, pipeline: "no 'nope'"})
         link.send_once()
         assert box.unacked_commands() == []
     finally:
@@ -51,7 +56,12 @@ def test_the_agents_uplink_delivers_everything_once_and_applies_commands(
     keys = stored_keys(hub.db_url)
     assert keys[0] == ("plc-1", "pump-1", "event", 7, "alarm")  # events go first
     assert [k.seq for k in keys[1:]] == list(range(120))
-    assert {c["id"] for c in applied} == {relearn}  # handed over until acknowledged
+    assert {c["id"] for c in applied} == {relearn, pipeline}  # handed over until acknowledged
+    with session(hub.db_url) as s:
+        assert [(c.id, c.refused) for c in s.scalars(sa.select(Command).order_by(Command.id))] == [
+            (relearn, None),
+            (pipeline, "no 'nope'"),
+        ]
 
     assert hub.post([]).json()["commands"] == []
 

@@ -134,8 +134,36 @@ def test_tls_lets_the_hub_listen_beyond_loopback(tmp_path: Path) -> None:
         _check_bind("0.0.0.0", None, None)
 
 
+def test_assign_queues_a_pipeline_spec_checked_first(db: str, tmp_path: Path) -> None:
+    from edgewise.hub import session
+    from edgewise.hub._models import Command
+
+    assert runner.invoke(app, ["hub", "device", "add", "press-7", "--db", db]).exit_code == 0
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("version: 1\nsteps:\n  - step: default\n    params: {warmup: 50}\n")
+    bad.write_text("version: 1\nsteps:\n  - step: nope\n")
+    queued = runner.invoke(
+        app, ["hub", "assign", "press-7", "pump-*", "--spec", str(good), "--db", db]
+    )
+    assert queued.exit_code == 0 and "command 1 queued" in queued.stderr
+    with session(db) as s:
+        command = s.get(Command, 1)
+        assert command is not None and command.kind == "pipeline"
+        assert command.body["streams"] == "pump-*"
+        assert command.body["spec"]["steps"][0]["params"] == {"warmup": 50}
+    for spec, message in ((bad, "no step named 'nope'"), (tmp_path / "gone.yaml", "gone.yaml")):
+        refused = runner.invoke(
+            app, ["hub", "assign", "press-7", "*", "--spec", str(spec), "--db", db]
+        )
+        assert refused.exit_code == 2 and message in refused.stderr
+        assert refused.stderr.count("\n") == 1
+    unknown = runner.invoke(app, ["hub", "assign", "nope", "*", "--spec", str(good), "--db", db])
+    assert unknown.stderr == "edgewise: error: no device named 'nope'\n"
+
+
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["device"], ["device", "add"], ["device", "revoke"], ["relearn"]]
+    "command",
+    [[], ["run"], ["device"], ["device", "add"], ["device", "revoke"], ["relearn"], ["assign"]],
 )
 def test_every_hub_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, ["hub", *command, "--help"])

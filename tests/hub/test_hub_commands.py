@@ -6,6 +6,8 @@ import pytest
 from hubtest import Hub, reading
 
 from edgewise.hub import HubError, add_device, queue_command
+from edgewise.hub._db import session
+from edgewise.hub._models import Command
 
 
 def test_commands_are_sent_until_acknowledged_then_never_again(hub: Hub) -> None:
@@ -47,3 +49,18 @@ def test_commands_are_checked_when_queued(hub: Hub) -> None:
     with pytest.raises(HubError, match="no device named 'plc-9'"):
         queue_command(hub.db_url, "plc-9", "relearn", stream="s")
     assert hub.post([]).json()["commands"] == []
+
+
+def test_a_command_the_agent_refused_is_acknowledged_with_its_reason(hub: Hub) -> None:
+    spec = {"spec": {"version": 1, "steps": [{"step": "nope"}]}, "streams": "*"}
+    refused = queue_command(hub.db_url, "press-7", "pipeline", body=spec)
+    relearn = queue_command(hub.db_url, "plc-1", "relearn", stream="temp")
+    why = "the pipeline spec does not build: step 1: no step named 'nope'"
+    answer = hub.post([], acked=[{"id": refused, "error": why}, relearn])
+    assert answer.status_code == 200 and answer.json()["commands"] == []
+    with session(hub.db_url) as s:
+        assert s.get(Command, refused).refused == why  # type: ignore[union-attr]
+        assert s.get(Command, relearn).refused is None  # type: ignore[union-attr]
+    bad = hub.post([], acked=[{"id": relearn, "error": ""}])
+    assert bad.status_code == 400
+    assert bad.json()["error"].startswith("acked_commands[0]: a command id, or {")

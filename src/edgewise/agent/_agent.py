@@ -24,8 +24,9 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ _WRITES_AHEAD = 2  # batches made but not yet stored; beyond that the worker wai
 # default) right after a restart, so the latest 50,000 are plenty (about 4 MB in memory).
 _DELIVERED_KEEP = 50_000
 _SUMMARIES = "summaries"  # the checkpoint entry of the summaries in progress
+_PUSHED = "pushed"  # the checkpoint entry of the pipelines the hub assigned
 
 
 @dataclass
@@ -122,7 +124,7 @@ class _Batch:
     acks: list[Callable[[], None]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     digests: list[bytes] = field(default_factory=list)
-    applied: list[int] = field(default_factory=list)
+    applied: dict[int, str | None] = field(default_factory=dict)  # command: None or why refused
     upstream: bool = False
     checkpoint: dict[str, bytes] | None = None  # the pipelines' states as of this point
 
@@ -163,6 +165,9 @@ class Agent:
         self._unstored: list[_Batch] = []  # batches the outbox had no room for when work stopped
         self._applying: set[int] = set()  # commands applied whose batch is not yet stored
         self._pipelines: dict[str, Pipeline] = {}
+        # Pipelines the hub assigned (``pipeline`` commands), oldest first: name -> (glob, spec).
+        # They take the streams their glob matches from the configuration's pipelines.
+        self._pushed: dict[str, tuple[str, dict[str, Any]]] = {}
         self._route: dict[str, tuple[Pipeline, bool] | None] = {}
         self._windows: dict[str, _Window] = {}
         self._delivered: set[bytes] = set()
@@ -228,18 +233,19 @@ class Agent:
         lanes when their pipeline's spec is unchanged; a changed spec starts its streams afresh."""
         self.stop()
         self.inputs = inputs
+        self.config = config
+        specs = self._specs()
         kept = {
             name: pipeline
             for name, pipeline in self._pipelines.items()
-            if name in config.pipelines
-            and pipeline.to_spec()
-            == Pipeline.from_spec(config.pipelines[name].model_dump()).to_spec()
+            if name in specs and pipeline.to_spec() == Pipeline.from_spec(specs[name]).to_spec()
         }
-        self.config = config
+        moving = self._next_seqs(self._pipelines.values())  # streams may change pipeline
         self.gate = _gate(config)
         self.clocks.remap(config.device_of, {entry.clock for entry in config.streams})
         self._pipelines = kept
         self._route.clear()
+        self._continue(moving)
         self._stop.clear()
         self._start_threads()
 
@@ -247,7 +253,11 @@ class Agent:
 
     def _restore(self) -> None:
         states = self.outbox.last_checkpoint()
-        for name, spec in self.config.pipelines.items():
+        if _PUSHED in states:
+            self._pushed = {
+                p["name"]: (p["streams"], p["spec"]) for p in json.loads(states[_PUSHED])
+            }
+        for name, spec in self._specs().items():
             state = states.get(name)
             if state is None:
                 continue
@@ -256,7 +266,7 @@ class Agent:
             except StateError as error:
                 log.warning("pipeline %s: its checkpoint is not used: %s", name, error)
                 continue
-            fresh = build(spec.model_dump())
+            fresh = build(spec)
             if isinstance(step, Pipeline) and step.to_spec() == fresh.to_spec():
                 self._pipelines[name] = step
             else:
@@ -286,6 +296,8 @@ class Agent:
             return len(entry)
         if "relearn" in entry:
             self._relearn(entry["relearn"], entry["command"], batch)
+        elif "pipeline" in entry:
+            self._assign(entry["pipeline"], entry["streams"], entry["spec"])
         else:  # one reading, as journals written before 2026-11-27 hold them
             self._process(Reading(entry["s"], entry["t"], entry["v"], received=entry["r"]), batch)
         return 1
@@ -379,10 +391,13 @@ class Agent:
         entry = self.config.stream_config(stream)
         route: tuple[Pipeline, bool] | None = None
         if entry is not None:
-            pipeline = self._pipelines.get(entry.pipeline)
+            name = next(
+                (n for n, (glob, _) in reversed(self._pushed.items()) if fnmatchcase(stream, glob)),
+                entry.pipeline,
+            )
+            pipeline = self._pipelines.get(name)
             if pipeline is None:
-                spec = self.config.pipelines[entry.pipeline].model_dump()
-                pipeline = self._pipelines[entry.pipeline] = Pipeline.from_spec(spec)
+                pipeline = self._pipelines[name] = Pipeline.from_spec(self._specs()[name])
             route = (pipeline, entry.send_readings)
         self._route[stream] = route
         return route
@@ -506,13 +521,85 @@ class Agent:
                 continue
             self._applying.add(ident)
             kind = command.get("kind")
-            batch = _Batch(applied=[ident])
+            batch = _Batch(applied={ident: None})
             if kind == "relearn" and isinstance(command.get("stream"), str):
                 self._relearn(command["stream"], ident, batch)
                 batch.journal.append(json.dumps({"relearn": command["stream"], "command": ident}))
+            elif kind == "pipeline":
+                batch.applied[ident] = self._pipeline_command(ident, command.get("body"), batch)
             else:
                 log.warning("command %s of kind %r is not known to this agent", ident, kind)
+                batch.applied[ident] = f"this agent does not know commands of kind {kind!r}"
             self._writes.put(batch)
+
+    def _pipeline_command(self, command: int, body: Any, batch: _Batch) -> str | None:
+        """Check and apply the hub's pipeline assignment; why it was refused, or None."""
+        if not (
+            isinstance(body, dict)
+            and isinstance(body.get("streams"), str)
+            and isinstance(body.get("spec"), dict)
+        ):
+            return 'a pipeline command has the body {"spec": {...}, "streams": "<glob>"}'
+        try:
+            build(body["spec"])
+        except Exception as error:  # any failure to build is the spec's fault, reported back
+            log.warning("pipeline order %d refused: %s", command, error)
+            return f"the pipeline spec does not build: {error}"
+        name = f"hub-command-{command}"
+        self._assign(name, body["streams"], body["spec"])
+        batch.journal.append(
+            json.dumps(
+                {
+                    "pipeline": name,
+                    "streams": body["streams"],
+                    "spec": body["spec"],
+                    "command": command,
+                }
+            )
+        )
+        log.info("streams %s now run pipeline %s (command %d)", body["streams"], name, command)
+        return None
+
+    def _assign(self, name: str, streams: str, spec: dict[str, Any]) -> None:
+        """Let pipeline ``name`` (``spec``) take the streams matching ``streams``; they start
+        afresh in it. An earlier assignment of the same glob is dropped with its pipeline."""
+        moving = {
+            stream: seq
+            for stream, seq in self._next_seqs(self._pipelines.values()).items()
+            if fnmatchcase(stream, streams)
+        }
+        for old in [n for n, (glob, _) in self._pushed.items() if glob == streams]:
+            del self._pushed[old]
+            self._pipelines.pop(old, None)
+        self._pushed[name] = (streams, spec)
+        self._route.clear()
+        self._continue(moving)
+
+    @staticmethod
+    def _next_seqs(pipelines: Iterable[Pipeline]) -> dict[str, int]:
+        """The next sequence number of every stream these pipelines hold."""
+        seqs: dict[str, int] = {}
+        for pipeline in pipelines:
+            for stream in pipeline.streams:
+                seqs[stream] = max(seqs.get(stream, 0), pipeline.lane(stream).next_seq_)
+        return seqs
+
+    def _continue(self, seqs: Mapping[str, int]) -> None:
+        """Streams that change pipeline keep counting where they were: a stream that started
+        again at 0 would reuse the keys of records stored already (and be dropped as their
+        duplicates). Their lanes are made now, so a checkpoint before their next reading
+        holds the numbers too."""
+        for stream, seq in seqs.items():
+            route = self._pipeline_of(stream)
+            if route is not None:
+                lane = route[0].lane(stream)
+                lane.next_seq_ = max(lane.next_seq_, seq)
+
+    def _specs(self) -> dict[str, dict[str, Any]]:
+        """Every pipeline's spec by name: the configuration's, then the hub's assignments."""
+        specs = {name: spec.model_dump() for name, spec in self.config.pipelines.items()}
+        specs.update((name, spec) for name, (_, spec) in self._pushed.items())
+        return specs
 
     def _relearn(self, stream: str, command: int, batch: _Batch) -> None:
         route = self._pipeline_of(stream)
@@ -543,6 +630,9 @@ class Agent:
                 }
                 for s, w in self._windows.items()
             }
+        ).encode()
+        states[_PUSHED] = json.dumps(
+            [{"name": n, "streams": glob, "spec": spec} for n, (glob, spec) in self._pushed.items()]
         ).encode()
         return states
 

@@ -13,8 +13,8 @@ transaction as the batch that made it, so a crash leaves them consistent:
   them, so a restart replays them onto the checkpoint and ends in the same state;
 - ``checkpoint``: each pipeline's state in edgewise's versioned format (never pickle), with the
   journal position it includes;
-- ``applied`` and ``fired``: the hub's commands applied, the actions fired, by key, so neither
-  happens twice;
+- ``applied`` and ``fired``: the hub's commands applied (or refused, with the reason), the actions
+  fired, by key, so neither happens twice;
 - ``dead_letter``: records the hub refused for good (malformed, or too large for any batch),
   moved out of the outbox with the hub's reason so they no longer hold back the rest; the
   newest :data:`DEAD_LETTERS_KEPT` are kept for inspection (``edgewise agent dead-letters``).
@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, entry TEXT NOT NULL)
 CREATE TABLE IF NOT EXISTS checkpoint (
     pipeline TEXT PRIMARY KEY, journal_id INTEGER NOT NULL, state BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS applied (command INTEGER PRIMARY KEY, acked INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS applied (
+    command INTEGER PRIMARY KEY, acked INTEGER NOT NULL, error TEXT
+);
 CREATE TABLE IF NOT EXISTS fired (action TEXT NOT NULL, key TEXT NOT NULL,
                                   PRIMARY KEY (action, key));
 CREATE TABLE IF NOT EXISTS delivered_batches (id INTEGER PRIMARY KEY, digests BLOB NOT NULL);
@@ -152,6 +154,9 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(applied)")}
+        if "error" not in columns:  # an outbox made before commands could be refused
+            self._db.execute("ALTER TABLE applied ADD COLUMN error TEXT")
         self._reader = sqlite3.connect(self.path, check_same_thread=False)
         self._reader_lock = threading.Lock()
         # Kept up to date rather than counted: a scan of a long backlog under the lock would stall
@@ -192,7 +197,7 @@ class Outbox:
         *,
         journal: Sequence[str],
         upstream: bool,
-        applied: Iterable[int] = (),
+        applied: Mapping[int, str | None] | None = None,
         delivered: Sequence[bytes] = (),
     ) -> None:
         """Store ``records`` and ``journal`` entries in one transaction, durably.
@@ -200,7 +205,8 @@ class Outbox:
         ``upstream`` says whether a sender still holds the data until it is acknowledged: such
         a batch is refused whole (:class:`OutboxFull`) when it does not fit; other data makes
         room by dropping what the policy allows, or is dropped itself, counted. ``applied``
-        names the hub's commands whose effect the journal entries carry; ``delivered`` the
+        names the hub's commands whose effect the journal entries carry, each with ``None``, or
+        with the reason the agent refused it; ``delivered`` the
         digests of the messages stored, so a message the broker delivers again is known.
         """
         marks = self._marks
@@ -242,7 +248,8 @@ class Outbox:
                 [(*key, seq) for key, seq in raised.items()],
             )
             db.executemany("INSERT INTO journal (entry) VALUES (?)", [(e,) for e in journal])
-            db.executemany("INSERT OR IGNORE INTO applied VALUES (?, 0)", [(c,) for c in applied])
+            if applied:
+                db.executemany("INSERT OR IGNORE INTO applied VALUES (?, 0, ?)", applied.items())
             if delivered:  # one row per batch: a row per message cost as much as the reading
                 db.execute(
                     "INSERT INTO delivered_batches (digests) VALUES (?)", (b"".join(delivered),)
@@ -434,11 +441,12 @@ class Outbox:
             found = self._db.execute("SELECT 1 FROM applied WHERE command = ?", (command,))
             return found.fetchone() is not None
 
-    def unacked_commands(self) -> list[int]:
-        """Applied commands the hub has not yet been told about."""
+    def unacked_commands(self) -> list[int | dict[str, Any]]:
+        """Commands the hub has not yet been told about, as ``acked_commands`` lists them: the id
+        of one applied, ``{"id": id, "error": reason}`` for one refused."""
         with self._lock:
-            rows = self._db.execute("SELECT command FROM applied WHERE acked = 0").fetchall()
-        return [c for (c,) in rows]
+            rows = self._db.execute("SELECT command, error FROM applied WHERE acked = 0")
+            return [c if error is None else {"id": c, "error": error} for c, error in rows]
 
     def commands_acked(self, commands: Sequence[int]) -> None:
         """The hub has heard that ``commands`` were applied."""

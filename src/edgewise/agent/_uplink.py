@@ -114,7 +114,9 @@ class Uplink:
             try:
                 self.outbox.delete([s.id for s in batch])
                 if acked:
-                    self.outbox.commands_acked(acked)
+                    self.outbox.commands_acked(
+                        [a if isinstance(a, int) else a["id"] for a in acked]
+                    )
             except OutboxFull as error:  # the hub has them; they will be sent again, kept once
                 return self._failed(f"stored by the hub, not yet forgotten here: {error}")
             self._applied(response)

@@ -315,3 +315,36 @@ def relearn(
 
     command = _hub(db, lambda: queue_command(db, device, "relearn", stream=stream, actor=_actor()))
     say(f"command {command} queued: {device} relearns {stream} when its agent next calls")
+
+
+@app.command()
+def assign(
+    device: Annotated[str, typer.Argument(help="The device (agent) whose streams change.")],
+    streams: Annotated[
+        str, typer.Argument(help="Which streams: a name or a glob such as 'pump-*'.")
+    ],
+    spec: Annotated[
+        Path,
+        typer.Option(
+            "--spec", help="The pipeline spec, YAML or JSON (docs/architecture.md, Pipeline specs)."
+        ),
+    ],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Queue a pipeline command: the device's matching streams run this spec from now on.
+
+    The spec is checked here first; the agent checks it again and reports a refusal back.
+    """
+    from edgewise.hub import HubError, queue_command
+    from edgewise.stream import Pipeline, SpecError, load_spec
+
+    try:
+        document = load_spec(spec)
+        Pipeline.from_spec(document)
+    except SpecError as error:
+        raise InputError(f"{spec}: the pipeline spec does not build: {error}") from None
+    try:
+        command = queue_command(db, device, "pipeline", body={"spec": document, "streams": streams})
+    except HubError as error:
+        raise InputError(str(error)) from None
+    say(f"command {command} queued: {device} runs {spec.name} on {streams} from its next call")

@@ -120,7 +120,9 @@ def create_app(
 
     def store(agent: Agent, batch: Batch, devices: Collection[str]) -> dict[str, Any]:
         with sessions() as s, s.begin():
-            stored, commands = ingest(s, agent, batch.records, batch.acked_commands)
+            stored, commands = ingest(
+                s, agent, batch.records, batch.acked_commands, batch.refused_commands
+            )
         # Only now, after the commit, may the agent forget what it sent, and pages show it.
         for hook in on_stored if stored else ():
             try:

@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ._errors import HubError
 
-__all__ = ["DEFAULT_DB_URL", "Db", "engine", "normalise_url", "session", "upgrade", "within"]
+__all__ = [
+    "DEFAULT_DB_URL",
+    "Db",
+    "engine",
+    "normalise_url",
+    "schema_head",
+    "session",
+    "upgrade",
+    "within",
+]
 
 DEFAULT_DB_URL = "sqlite:///edgewise-hub.db"
 """The hub's database unless told otherwise: a SQLite file in the working directory."""
@@ -64,28 +73,36 @@ def engine(url: str) -> Engine:
     return made
 
 
-def _config(connection: sa.Connection) -> Config:
+def _config(connection: sa.Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
-def upgrade(url: str, *, to: str = "head") -> None:
-    """Bring the database at ``url`` to schema ``to`` (the newest); a no-op when it is there."""
+def upgrade(url: str, *, revision: str = "head") -> None:
+    """Bring the database at ``url`` to the newest schema (or to ``revision``, for tests of the
+    migrations); a no-op when it is there already."""
     made = engine(url)
     try:
         with made.begin() as connection:
-            command.upgrade(_config(connection), to)
+            command.upgrade(_config(connection), revision)
     finally:
         made.dispose()
+
+
+def schema_head() -> str:
+    """The newest schema's revision: the one ``upgrade`` brings a database to."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None  # the package ships its migrations
+    return head
 
 
 def check_schema(made: Engine) -> None:
     """Raise :class:`HubError` unless the database is at the newest schema."""
     with made.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
-        head = ScriptDirectory.from_config(_config(connection)).get_current_head()
+    head = schema_head()
     if current != head:
         raise HubError(
             f"the hub's database is at schema {current or 'none'}, not {head}: "

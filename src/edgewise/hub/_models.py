@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -97,7 +98,8 @@ class StoredRecord(Base):
 
 
 class Command(Base):
-    """A command for one device, pending until an agent acknowledges it (``delivered``)."""
+    """A command for one device, pending until an agent acknowledges it (``delivered``), having
+    applied it or refused it (``refused`` holds its reason)."""
 
     __tablename__ = "commands"
 
@@ -108,6 +110,7 @@ class Command(Base):
     body: Mapped[dict[str, Any]] = mapped_column(Json)
     created: Mapped[float] = mapped_column(Double)
     delivered: Mapped[float | None] = mapped_column(Double)
+    refused: Mapped[str | None] = mapped_column(Text)  # the agent's reason, if it refused
 
 
 class User(Base):

@@ -98,16 +98,18 @@ class _Envelope(_Strict):
     version: Literal[1]
     agent: Name
     records: list[Any]
-    acked_commands: list[Annotated[int, Field(ge=0, le=_INT64)]] = Field(default_factory=list)
+    acked_commands: list[Any] = Field(default_factory=list)  # checked by _acknowledged
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """A checked batch: who sent it, its records, the commands it acknowledges."""
+    """A checked batch: who sent it, its records, the commands it acknowledges (applied or
+    refused), and why it refused those it refused."""
 
     agent: str
     records: list[WireRecord]
     acked_commands: list[int]
+    refused_commands: dict[int, str]
 
 
 class BatchError(ValueError):
@@ -206,4 +208,29 @@ def decode(raw: bytes, *, encoding: str, max_bytes: int) -> Batch:
         records.append(checked)
     if rejected:
         raise BatchError(f"{len(rejected)} malformed record(s); nothing was stored", rejected)
-    return Batch(envelope.agent, records, list(envelope.acked_commands))
+    acked, refused = _acknowledged(envelope.acked_commands)
+    return Batch(envelope.agent, records, acked, refused)
+
+
+def _acknowledged(items: list[Any]) -> tuple[list[int], dict[int, str]]:
+    """The ids of ``acked_commands`` and the reasons of those refused."""
+    acked: list[int] = []
+    refused: dict[int, str] = {}
+    for index, item in enumerate(items):
+        ident, error = (
+            (item.get("id"), item.get("error")) if isinstance(item, dict) else (item, None)
+        )
+        if not (
+            type(ident) is int
+            and 0 <= ident <= _INT64
+            and (not isinstance(item, dict) or set(item) == {"id", "error"})
+            and (error is None or (isinstance(error, str) and 0 < len(error) <= 2000))
+        ):
+            raise BatchError(
+                f"acked_commands[{index}]: a command id, or "
+                '{"id": <id>, "error": "<why the agent refused it, 1 to 2000 characters>"}'
+            )
+        acked.append(ident)
+        if error is not None:
+            refused[ident] = error
+    return acked, refused

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -120,9 +120,14 @@ def _store_sqlite(s: Session, records: Sequence[WireRecord], now: float) -> int:
 
 
 def ingest(
-    s: Session, agent: Agent, records: Sequence[WireRecord], acked: Sequence[int]
+    s: Session,
+    agent: Agent,
+    records: Sequence[WireRecord],
+    acked: Sequence[int],
+    refused: Mapping[int, str] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Store new records, mark acknowledged commands delivered; (stored, pending commands).
+    """Store new records, mark acknowledged commands delivered (and why the agent ``refused``
+    those it refused); (stored, pending commands).
 
     Runs in the caller's transaction, which commits the whole batch or none of it.
     """
@@ -146,6 +151,12 @@ def ingest(
                 Command.delivered.is_(None),
             )
             .values(delivered=now)
+        )
+    for command, reason in (refused or {}).items():
+        s.execute(
+            sa.update(Command)
+            .where(Command.id == command, Command.device_id.in_(agent.device_ids))
+            .values(refused=reason)
         )
     pending = s.execute(
         sa.select(Command, Device.name)
