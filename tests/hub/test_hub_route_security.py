@@ -6,17 +6,20 @@ it must be in PUBLIC_ROUTES, or state here the least role (or the agent token) i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from hubtest import PEOPLE, Hub, person, reading
+from fastapi import Depends
+from hubtest import PEOPLE, Hub, Server, person, reading
 
 from edgewise.hub import (
     PUBLIC_ROUTES,
     ROLES,
     SESSION_COOKIE,
+    Agent,
     add_device,
+    agent,
     create_app,
     routes,
 )
@@ -46,6 +49,10 @@ PAGES = {("GET", "/")}
 """HTML pages: a stranger is sent to the sign-in page rather than answered 401."""
 
 NAME_OF = {role: name for name, role in PEOPLE.items()}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def call(client: httpx.Client, method: str, path: str, **options: Any) -> httpx.Response:
@@ -91,8 +98,7 @@ def test_only_the_public_routes_answer_strangers(
 
 
 def test_a_device_token_is_not_a_person(staffed: Hub) -> None:
-    token = {"Authorization": f"Bearer {staffed.token}"}
-    with person(staffed.url, None, headers=token) as device:
+    with person(staffed.url, None, headers=bearer(staffed.token)) as device:
         for method, path in LEAST_ROLE:
             expected = 303 if (method, path) in PAGES else 401
             assert call(device, method, path).status_code == expected, (method, path)
@@ -125,3 +131,24 @@ def test_another_devices_token_is_refused(staffed: Hub) -> None:
     theirs = staffed.post([reading(0, "plc-1")], token=other, agent="press-8")
     assert theirs.status_code == 403
     assert staffed.post([reading(0, "press-8")], token=other, agent="press-8").status_code == 200
+
+
+def test_the_agent_dependency_names_the_agent_and_what_it_covers(hub: Hub) -> None:
+    app = create_app(db_url=hub.db_url)
+
+    @app.get("/api/v1/agent/covers")
+    def covers(found: Annotated[Agent, Depends(agent)]) -> list[str]:
+        return sorted(found.covers)
+
+    with Server(app) as server:
+        answers = [
+            httpx.get(f"{server.url}/api/v1/agent/covers", headers=headers)
+            for headers in (
+                {},
+                {"Authorization": "Bearer nope"},
+                {"Authorization": f"Bearer {hub.token}"},
+            )
+        ]
+    assert [a.status_code for a in answers] == [401, 401, 200]
+    assert answers[0].headers["www-authenticate"] == "Bearer"
+    assert answers[2].json() == ["plc-1", "plc-2", "press-7"]

@@ -151,13 +151,13 @@ def rotate_device(db: Db, name: str, *, actor: str = LOCAL_ACTOR) -> str:
             )
         _revoke_tokens(s, device, now)
         # The owner first, as add_device made it; then what it fronts.
-        ordered = [device, *sorted((d for d in covered if d.id != device.id), key=_by_name)]
+        ordered = [device, *sorted((d for d in covered if d.id != device.id), key=_name)]
         token = _issue(s, device, ordered, now)
         audit(s, actor=actor, action="device.rotate", target=name)
     return token
 
 
-def _by_name(device: Device) -> str:
+def _name(device: Device) -> str:
     return device.name
 
 
@@ -206,19 +206,19 @@ def list_devices(db: Db) -> list[dict[str, Any]]:
         return [
             {
                 "name": d.name,
-                "status": (
-                    "decommissioned"
-                    if d.decommissioned is not None
-                    else "revoked"
-                    if d.revoked is not None
-                    else "active"
-                ),
+                "status": _status(d),
                 "created": d.created,
                 "covers": sorted(covers.get(d.id, ())),
                 "signing_key": d.signing_key,
             }
             for d in s.scalars(sa.select(Device).order_by(Device.name))
         ]
+
+
+def _status(device: Device) -> str:
+    if device.decommissioned is not None:
+        return "decommissioned"
+    return "active" if device.revoked is None else "revoked"
 
 
 def queue_command(
