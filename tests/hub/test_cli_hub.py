@@ -163,7 +163,24 @@ def test_assign_queues_a_pipeline_spec_checked_first(db: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["run"], ["device"], ["device", "add"], ["device", "revoke"], ["relearn"], ["assign"]],
+    [
+        [],
+        ["run"],
+        ["device"],
+        ["device", "add"],
+        ["device", "rotate"],
+        ["device", "revoke"],
+        ["device", "decommission"],
+        ["device", "list"],
+        ["admin"],
+        ["admin", "create"],
+        ["user"],
+        ["user", "add"],
+        ["user", "list"],
+        ["user", "disable"],
+        ["relearn"],
+        ["assign"],
+    ],
 )
 def test_every_hub_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, ["hub", *command, "--help"])
