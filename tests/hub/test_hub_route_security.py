@@ -24,6 +24,8 @@ from edgewise.hub import (
     routes,
 )
 
+ALERT_ACTIONS = ("acknowledge", "escalate", "close", "reopen", "accept")
+
 LEAST_ROLE = {
     ("GET", "/"): "viewer",
     ("GET", "/openapi.json"): "viewer",
@@ -44,13 +46,23 @@ LEAST_ROLE = {
     ("GET", "/devices/{name}"): "viewer",
     ("GET", "/devices/{name}/history"): "viewer",
     ("GET", "/devices/{name}/live"): "viewer",
+    ("GET", "/api/v1/alerts"): "viewer",
+    ("GET", "/alerts/live"): "viewer",
+    **{("POST", f"/api/v1/alerts/{{alert_id}}/{act}"): "operator" for act in ALERT_ACTIONS},
+    ("POST", "/alerts/{alert_id}"): "operator",
 }
 """The least role each route for people needs."""
 
 AGENT_ROUTES = {("POST", "/api/v1/ingest")}
 """Routes for agents: a device token, which covers only its own devices."""
 
-PAGES = {("GET", "/"), ("GET", "/alerts"), ("GET", "/models"), ("GET", "/devices/{name}")}
+PAGES = {
+    ("GET", "/"),
+    ("GET", "/alerts"),
+    ("GET", "/models"),
+    ("GET", "/devices/{name}"),
+    ("POST", "/alerts/{alert_id}"),  # the inbox's form
+}
 """HTML pages: a stranger is sent to the sign-in page rather than answered 401."""
 
 NAME_OF = {role: name for name, role in PEOPLE.items()}
@@ -62,7 +74,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def call(client: httpx.Client, method: str, path: str, **options: Any) -> httpx.Response:
     """``method path`` with path parameters filled in and, for unsafe methods, an empty body."""
-    url = path.replace("{name}", "press-7")
+    url = path.replace("{name}", "press-7").replace("{alert_id}", "1")
     body = {} if method not in ("GET", "HEAD") else None
     return client.request(method, url, json=body, follow_redirects=False, **options)
 

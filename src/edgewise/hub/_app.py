@@ -7,22 +7,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Collection
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from . import _routes_devices, _routes_people
+from . import _routes_alerts, _routes_devices, _routes_people
+from ._alerts import AlertSettings, Folded, fold_events, triage_due
 from ._auth import bearer_token, install, person
 from ._db import check_schema, engine
+from ._notify import Notifications
 from ._protocol import PROTOCOL_VERSION, Batch, BatchError, BatchTooLarge, decode
 from ._store import Agent, authenticate_in, ingest
-from .web import LiveFeed, dashboard_router, listen, notifier
+from .alerts import WebhookNotifier
+from .web import INBOX, LiveFeed, dashboard_router, listen, notifier
 
 __all__ = ["DEFAULT_MAX_BATCH_BYTES", "DEFAULT_MAX_CONCURRENT", "create_app"]
 
@@ -56,6 +60,9 @@ def create_app(
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
     max_concurrent: int = DEFAULT_MAX_CONCURRENT,
     retry_after_s: int = 1,
+    alert_settings: AlertSettings | None = None,
+    webhooks: Sequence[WebhookNotifier] = (),
+    triage_every_s: float = 60.0,
 ) -> FastAPI:
     """The hub's API on the database at ``db_url``, which must be at the newest schema.
 
@@ -69,11 +76,19 @@ def create_app(
 
     ``app.state.on_stored`` is the list of :data:`StoredHook` the ingest calls after each commit:
     the dashboard's live feed on SQLite (one worker), a NOTIFY to every worker on PostgreSQL.
+
+    Event records become alerts in the ingest's transaction (``docs/hub.md``, "Alerts"); triage
+    also runs every ``triage_every_s`` seconds for alerts whose hold has passed, and escalations
+    are POSTed to ``webhooks`` from a thread of their own.
     """
     if max_batch_bytes < 1024:
         raise ValueError(f"max_batch_bytes must be at least 1024, got {max_batch_bytes}")
     if max_concurrent < 1:
         raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
+    if triage_every_s <= 0:
+        raise ValueError(f"triage_every_s must be positive, got {triage_every_s}")
+    settings = alert_settings or AlertSettings()
+    notifications = Notifications(webhooks)
     made = engine(db_url)
     check_schema(made)
     sessions = sessionmaker(made)
@@ -84,12 +99,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         feed.bind(asyncio.get_running_loop())
-        listening = asyncio.create_task(listen(made, feed)) if across_workers else None
+        notifications.start()
+        tasks = [asyncio.create_task(triaging())]
+        if across_workers:
+            tasks.append(asyncio.create_task(listen(made, feed)))
         yield
-        if listening is not None:
-            listening.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await listening
+                await task
+        notifications.stop()
         made.dispose()
 
     # /openapi.json is served to signed-in people only, by _routes_people (docs/hub.md).
@@ -99,14 +118,58 @@ def create_app(
     install(app, sessions)
     app.include_router(_routes_people.router)
     app.include_router(_routes_devices.router)
+    app.include_router(_routes_alerts.router)
     on_stored: list[StoredHook] = [notifier(made) if across_workers else feed.on_stored]
     app.state.on_stored = on_stored
+    app.state.alert_settings = settings
+    app.state.notifications = notifications
+
+    def woken(devices: Collection[str]) -> None:
+        for hook in on_stored:
+            try:
+                hook(devices)
+            except Exception:
+                # The change is committed: its answer must not turn into a retry over a view.
+                log.exception("a stored-records hook failed")
+
+    def alerts_changed(folded: Folded | None = None) -> None:
+        """After a commit: escalations to the webhooks, inbox pages woken."""
+        if folded is not None:
+            notifications.submit(folded.escalated)
+        woken([INBOX])
+
+    app.state.alerts_changed = alerts_changed
+
+    def alerts_of(s: Session, batch: Batch) -> Folded:
+        try:
+            with s.begin_nested():
+                return fold_events(s, batch.records, settings=settings, now=time.time())
+        except Exception:
+            # A fault in the alerts must not stop the fleet's records: they are stored anyway.
+            log.exception("ingest: the batch's events were not folded into alerts")
+            return Folded()
+
+    def triage_tick() -> None:
+        with sessions() as s, s.begin():
+            folded = triage_due(s, settings=settings, now=time.time())
+        if folded.decided:
+            alerts_changed(folded)
+
+    async def triaging() -> None:
+        while True:
+            await asyncio.sleep(triage_every_s)
+            try:
+                await run_in_threadpool(triage_tick)
+            except Exception:
+                log.exception("triage: the periodic run failed; next one in %s s", triage_every_s)
+
     app.include_router(
         dashboard_router(
             sessions=sessions,
             feed=feed,
             viewer=person("viewer"),
             page_viewer=person("viewer", page=True),
+            page_operator=person("operator", page=True),
         )
     )
 
@@ -123,13 +186,11 @@ def create_app(
             stored, commands = ingest(
                 s, agent, batch.records, batch.acked_commands, batch.refused_commands
             )
+            folded = alerts_of(s, batch) if stored else Folded()
         # Only now, after the commit, may the agent forget what it sent, and pages show it.
-        for hook in on_stored if stored else ():
-            try:
-                hook(devices)
-            except Exception:
-                # The batch is committed: its 200 must not turn into a retry over a live view.
-                log.exception("ingest: a stored-records hook failed")
+        if stored:
+            woken([*devices, INBOX] if folded.events else devices)
+            notifications.submit(folded.escalated)
         return {
             "version": PROTOCOL_VERSION,
             "stored": stored,

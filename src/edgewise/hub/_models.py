@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Double,
     ForeignKey,
     Index,
@@ -19,6 +20,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AlertEvent",
+    "AlertRow",
+    "AlertTransition",
     "AuditEntry",
     "Base",
     "Command",
@@ -151,3 +155,69 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class AlertRow(Base):
+    """An alert of ``edgewise.hub.alerts`` as stored: repeats of one (device, stream, kind).
+
+    ``starts`` keeps the key's recent episode starts (flapping), ``episode_seq`` the reading
+    number of the open episode's alarm (its length when it ends), ``triage_*`` the decision.
+    Ids are given by the inbox, under the alerts' lock, not by the database.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("alerts_key", "device", "stream", "kind", "id"),
+        Index("alerts_state", "state", "id"),
+        Index("alerts_last_at", "last_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    device: Mapped[str] = mapped_column(String(200))
+    site: Mapped[str] = mapped_column(String(200))
+    stream: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(16))
+    first_at: Mapped[float] = mapped_column(Double)
+    first_score: Mapped[float] = mapped_column(Double)
+    explanation: Mapped[str | None] = mapped_column(Text)
+    last_at: Mapped[float] = mapped_column(Double)
+    count: Mapped[int] = mapped_column(Integer)
+    peak_score: Mapped[float] = mapped_column(Double)
+    episodes: Mapped[int] = mapped_column(Integer)
+    longest_episode: Mapped[int] = mapped_column(Integer)
+    episode_open: Mapped[bool] = mapped_column(Boolean)
+    episode_seq: Mapped[int | None] = mapped_column(BigInteger)
+    flapping: Mapped[bool] = mapped_column(Boolean)
+    group_id: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    starts: Mapped[list[float]] = mapped_column(Json)
+    triage_action: Mapped[str | None] = mapped_column(String(16))
+    triage_reason: Mapped[str | None] = mapped_column(Text)
+    triaged_at: Mapped[float | None] = mapped_column(Double)
+
+
+class AlertTransition(Base):
+    """One move of an alert's state: by whom (a person's name or ``triage``), when, why."""
+
+    __tablename__ = "alert_transitions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    at: Mapped[float] = mapped_column(Double)
+    actor: Mapped[str] = mapped_column(String(200))
+    before: Mapped[str] = mapped_column(String(16))
+    after: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class AlertEvent(Base):
+    """An event record folded into the alerts, by its idempotency key: each is folded once."""
+
+    __tablename__ = "alert_events"
+
+    device: Mapped[str] = mapped_column(String(200), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -7,13 +7,14 @@ device when the ingest path has committed records of it, within one worker, and
 
 from __future__ import annotations
 
-from ._feed import LiveFeed
+from ._feed import INBOX, LiveFeed
 from ._pg import CHANNEL, listen, notifier, payloads
 from ._queries import STALE_AFTER_S
 from ._router import SignedIn, dashboard_router
 
 __all__ = [
     "CHANNEL",
+    "INBOX",
     "STALE_AFTER_S",
     "LiveFeed",
     "SignedIn",

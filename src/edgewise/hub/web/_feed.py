@@ -6,7 +6,10 @@ import asyncio
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
-__all__ = ["LiveFeed"]
+__all__ = ["INBOX", "LiveFeed"]
+
+INBOX = ""
+"""What the feed calls the alert inbox (no device has an empty name): woken when alerts change."""
 
 
 class LiveFeed:

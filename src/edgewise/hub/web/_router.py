@@ -10,16 +10,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from .._alerts import Folded, Move, accept_alert, alert_counts, list_alerts, move_alert
 from .._auth import CSRF_FIELD
-from ._feed import LiveFeed
+from .._errors import HubError
+from ._feed import INBOX, LiveFeed
 from ._queries import device_exists, fleet, history, stored
 
 __all__ = ["SignedIn", "dashboard_router"]
@@ -27,6 +29,7 @@ __all__ = ["SignedIn", "dashboard_router"]
 _STATIC = Path(__file__).with_name("static").resolve()
 _HISTORY_POINTS = 600
 _KEEPALIVE_S = 15.0
+_MOVES: dict[str, Move] = {m: m for m in ("acknowledge", "escalate", "close")}
 
 # Scripts and styles only from the hub itself: no inline script, no CDN, no framing.
 _HEADERS = {
@@ -88,18 +91,23 @@ def dashboard_router(
     feed: LiveFeed,
     viewer: Callable[..., Any],
     page_viewer: Callable[..., Any],
+    page_operator: Callable[..., Any],
 ) -> APIRouter:
     """The dashboard on the hub's database: pages, ``/devices/{name}/history`` (chart data),
-    ``/devices/{name}/live`` (Server-Sent Events) and ``/static/*`` (public).
+    ``/devices/{name}/live`` and ``/alerts/live`` (Server-Sent Events), the inbox's form
+    (``POST /alerts/{id}``) and ``/static/*`` (public).
 
     ``viewer`` and ``page_viewer`` are FastAPI dependencies giving the person signed in with at
     least the viewer role (a :class:`SignedIn`); when nobody is, the first refuses with 401 and
-    the second sends the browser to the sign-in page.
+    the second sends the browser to the sign-in page. ``page_operator`` is the second with the
+    operator role. The inbox's actions use ``app.state.alert_settings`` and
+    ``app.state.alerts_changed`` (set by ``create_app``).
     """
     templates = _templates()
     router = APIRouter(include_in_schema=False)
     Who = Annotated[SignedIn, Depends(viewer)]
     PageWho = Annotated[SignedIn, Depends(page_viewer)]
+    PageOperator = Annotated[SignedIn, Depends(page_operator)]
 
     def page(request: Request, who: SignedIn, template: str, **context: Any) -> Response:
         return templates.TemplateResponse(
@@ -115,19 +123,79 @@ def dashboard_router(
     def fleet_page(request: Request, who: PageWho) -> Response:
         with sessions() as s:
             devices = fleet(s)
+            alerts = alert_counts(s)
         now = time.time()
         states = [(d, d.health(now)) for d in devices]
         counts = Counter(state for _, state in states)
-        return page(request, who, "fleet.html", devices=states, counts=counts, nav="fleet")
+        active = sum(n for state, n in alerts.items() if state != "closed")
+        return page(
+            request, who, "fleet.html", devices=states, counts=counts, active=active, nav="fleet"
+        )
 
     @router.get("/devices/{name}")
     def device_page(request: Request, name: str, who: PageWho) -> Response:
         known(name)
         return page(request, who, "device.html", device=name, nav="fleet")
 
+    def inbox(request: Request, who: SignedIn, *, error: str = "", status: int = 200) -> Response:
+        with sessions() as s:
+            shown = [a for a in list_alerts(s) if a["state"] != "closed"]
+            closed = list_alerts(s, state="closed", limit=20)
+        response = page(
+            request, who, "alerts.html", alerts=shown, closed=closed, error=error, nav="alerts"
+        )
+        response.status_code = status
+        return response
+
     @router.get("/alerts")
     def alerts_page(request: Request, who: PageWho) -> Response:
-        return page(request, who, "alerts.html", nav="alerts")
+        return inbox(request, who)
+
+    @router.post("/alerts/{alert_id}")
+    def alert_action(
+        request: Request,
+        alert_id: int,
+        who: PageOperator,
+        action: Annotated[str, Form()],
+        reason: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
+        settings = request.app.state.alert_settings
+        escalated: tuple[Any, ...] = ()
+        try:
+            with sessions() as s, s.begin():
+                move = _MOVES.get(action)
+                if action == "accept":
+                    accept_alert(s, alert_id, by=who.name, reason=reason, settings=settings)
+                elif move is not None:
+                    _, escalated = move_alert(
+                        s, alert_id, move, by=who.name, reason=reason, settings=settings
+                    )
+                else:
+                    raise HubError(f"unknown action {action!r}: {', '.join(_MOVES)} or accept")
+        except HubError as error:
+            return inbox(request, who, error=str(error), status=409)
+        request.app.state.alerts_changed(Folded(escalated=escalated))
+        return RedirectResponse(f"/alerts#alert-{alert_id}", status_code=303)
+
+    @router.get("/alerts/live")
+    async def alerts_live(_who: Who) -> Response:
+        async def events() -> AsyncIterator[str]:
+            with feed.subscribe(INBOX) as woken:
+                yield "retry: 2000\n\n"
+                while True:
+                    try:
+                        await asyncio.wait_for(woken.wait(), _KEEPALIVE_S)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    woken.clear()
+                    yield "event: alerts\ndata: {}\n\n"
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     @router.get("/models")
     def models_page(request: Request, who: PageWho) -> Response:
