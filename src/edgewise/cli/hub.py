@@ -129,16 +129,33 @@ def run(
         int, typer.Option(min=1, help="Ingests handled at once; more are answered 503.")
     ] = 8,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    webhook: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--webhook",
+            help="URL escalated alerts are POSTed to, signed with EDGEWISE_WEBHOOK_SECRET "
+            "(repeatable; https, or http to this machine).",
+        ),
+    ] = None,
 ) -> None:
     """Upgrade the database, then serve the API until interrupted."""
+    import os
+
     import uvicorn
 
-    from edgewise.hub import HubError, create_app, upgrade
+    from edgewise.hub import HubError, create_app, upgrade, webhooks
 
     _check_bind(host, tls_cert, tls_key)
     try:
+        # The secret comes from the environment: a command line shows in `ps`.
+        hooks = webhooks(webhook or [], secret=os.environ.get("EDGEWISE_WEBHOOK_SECRET"))
         upgrade(db)
-        api = create_app(db_url=db, max_batch_bytes=max_batch_bytes, max_concurrent=max_concurrent)
+        api = create_app(
+            db_url=db,
+            max_batch_bytes=max_batch_bytes,
+            max_concurrent=max_concurrent,
+            webhooks=hooks,
+        )
     except HubError as error:
         raise InputError(str(error)) from None
     uvicorn.run(

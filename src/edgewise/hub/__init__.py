@@ -8,6 +8,7 @@ in ``edgewise/hub/migrations`` (:func:`upgrade`).
 
 from __future__ import annotations
 
+from ._alerts import AlertSettings, accept_alert, alert_counts, list_alerts, move_alert
 from ._app import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_CONCURRENT, create_app
 from ._audit import audit_entries
 from ._auth import (
@@ -35,6 +36,9 @@ from ._devices import (
 )
 from ._errors import ConflictError, HubError, NotFoundError
 from ._models import (
+    AlertEvent,
+    AlertRow,
+    AlertTransition,
     AuditEntry,
     Base,
     Command,
@@ -45,6 +49,7 @@ from ._models import (
     TokenDevice,
     User,
 )
+from ._notify import webhooks
 from ._people import (
     LOGIN_LIMIT,
     LOGIN_WINDOW_S,
@@ -79,6 +84,10 @@ __all__ = [
     "SESSION_S",
     "Admin",
     "Agent",
+    "AlertEvent",
+    "AlertRow",
+    "AlertSettings",
+    "AlertTransition",
     "AuditEntry",
     "Base",
     "Command",
@@ -99,15 +108,19 @@ __all__ = [
     "TokenDevice",
     "User",
     "Viewer",
+    "accept_alert",
     "add_device",
     "add_user",
     "agent",
+    "alert_counts",
     "audit_entries",
     "create_app",
     "decommission_device",
     "disable_user",
+    "list_alerts",
     "list_devices",
     "list_users",
+    "move_alert",
     "person",
     "person_of",
     "queue_command",
@@ -119,4 +132,5 @@ __all__ = [
     "stored_keys",
     "transaction",
     "upgrade",
+    "webhooks",
 ]

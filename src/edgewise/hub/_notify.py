@@ -2,18 +2,54 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import queue
 import threading
 from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
 
 import httpx
 
-from .alerts import Alert, WebhookNotifier
+from ._errors import HubError
+from .alerts import Alert, WebhookError, WebhookNotifier
 
-__all__ = ["Notifications"]
+__all__ = ["Notifications", "webhooks"]
 
 log = logging.getLogger("edgewise.hub")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def webhooks(urls: Sequence[str], *, secret: str | None) -> list[WebhookNotifier]:
+    """A notifier per URL, all signing with ``secret``: https, or http to this machine only.
+
+    >>> webhooks(["https://hooks.example/edgewise"], secret="s" * 16)
+    [WebhookNotifier(url='https://hooks.example/edgewise')]
+    >>> webhooks(["http://a.example"], secret="s" * 16)
+    Traceback (most recent call last):
+    ...
+    edgewise.hub._errors.HubError: webhook http://a.example: use https (http only to this machine)
+    """
+    if urls and not secret:
+        raise HubError("webhooks need a signing secret: set EDGEWISE_WEBHOOK_SECRET")
+    made = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise HubError(f"webhook {url!r} is not an http(s) URL")
+        if parts.scheme == "http" and not _loopback(parts.hostname):
+            raise HubError(f"webhook {url}: use https (http only to this machine)")
+        try:
+            made.append(WebhookNotifier(url=url, secret=(secret or "").encode()))
+        except WebhookError as error:
+            raise HubError(str(error)) from None
+    return made
 
 
 class Notifications:
