@@ -292,3 +292,46 @@ def test_a_notification_that_keeps_failing_is_dropped_after_its_attempts(
         "alert 4 not sent to WebhookNotifier(url='https://hooks.example/edgewise')" in caplog.text
     )
     assert SECRET.decode() not in caplog.text
+
+
+def test_concurrent_ingests_of_one_streams_alarms_make_one_alert(alerting: Hub) -> None:
+    now = time.time()
+    batches = [[event(seq, "alarm", at=now + seq)] for seq in range(8)]
+    answers: list[int] = []
+    threads = [
+        threading.Thread(target=lambda b=b: answers.append(alerting.post(b).status_code))
+        for b in batches
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert answers == [200] * 8
+    [alert] = list_alerts(alerting.db_url)
+    assert alert["count"] == 8
+
+
+def test_the_inbox_form_acts_for_operators_only_and_says_what_went_wrong(alerting: Hub) -> None:
+    alerting.post([event(1, "alarm", at=time.time())])
+    [alert] = list_alerts(alerting.db_url)
+    form = {"action": "acknowledge", "reason": "on it"}
+    with person(alerting.url, "vera") as vera, person(alerting.url, "otto") as otto:
+        page = vera.get("/alerts")
+        assert "operators act here" in page.text and 'name="action"' not in page.text
+        form_csrf = {**form, "csrf_token": vera.headers["X-CSRF-Token"]}
+        assert vera.post(f"/alerts/{alert['id']}", data=form_csrf).status_code == 403
+        token = otto.headers.pop("X-CSRF-Token")  # a form carries it as a field
+        assert otto.post(f"/alerts/{alert['id']}", data=form).status_code == 403
+        done = otto.post(f"/alerts/{alert['id']}", data={**form, "csrf_token": token})
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/alerts#alert-{alert['id']}"
+        again = otto.post(f"/alerts/{alert['id']}", data={**form, "csrf_token": token})
+        assert again.status_code == 409
+        assert "the alert is acknowledged: it can become closed or escalated" in again.text
+        nameless = otto.post(
+            f"/alerts/{alert['id']}", data={"action": "close", "csrf_token": token}
+        )
+        assert "names who made it and why" in nameless.text
+        fleet = otto.get("/").text
+    assert '<dd id="open-alerts">1</dd>' in fleet
+    assert [e["action"] for e in audit_entries(alerting.db_url, limit=1)] == ["alert.acknowledge"]
