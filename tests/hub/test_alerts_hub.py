@@ -108,6 +108,8 @@ def test_stored_alerts_end_as_the_librarys_would(db_url: str) -> None:
         triage.run(inbox, now=library_event.at)
         with session(db_url) as s:  # one transaction per event: the inbox is rebuilt each time
             fold_events(s, [WireRecord(**record)], settings=settings, now=library_event.at)
+        with session(db_url) as s:  # and the periodic run, for the other devices' alerts
+            triage_due(s, settings=settings, now=library_event.at)
     later = scenario[-1][1].at + 2 * 86400
     triage.run(inbox, now=later)
     with session(db_url) as s:

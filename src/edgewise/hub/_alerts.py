@@ -103,7 +103,8 @@ def _alert(row: AlertRow) -> Alert:
 
 
 class _Loaded:
-    """An inbox and a triage holding the stored alerts that matter around ``since``."""
+    """An inbox and a triage holding the stored alerts that matter around ``since``; the
+    caller holds the alerts' lock (:func:`_lock`)."""
 
     def __init__(
         self,
@@ -111,9 +112,10 @@ class _Loaded:
         settings: AlertSettings,
         *,
         since: float,
-        keys: Collection[tuple[str, ...]],
+        sites: Collection[str],
+        keys: Collection[tuple[str, str, str]] = (),
+        undecided: bool = False,
     ) -> None:
-        _lock(s)
         self.s, self.settings = s, settings
         self.inbox = settings.new_inbox()
         window = max(
@@ -123,22 +125,28 @@ class _Loaded:
             self.inbox.group_span,
         )
         a = AlertRow
-        wanted = sa.or_(
-            a.last_at >= since - window, (a.state == "open") & a.triage_action.is_(None)
-        )
-        latest = [
-            sa.select(sa.func.max(a.id))
-            .where(a.device == device, a.stream == stream, a.kind == kind)
-            .scalar_subquery()
-            for device, stream, kind in keys
-        ]
-        if latest:
-            wanted = sa.or_(wanted, a.id.in_(latest))
-        self.rows = {row.id: row for row in s.scalars(sa.select(a).where(wanted))}
+        # Correlation stays within a site (the hub's sites are its devices): the alerts of
+        # ``sites`` active within the longest window, each of ``keys``' latest, and with
+        # ``undecided`` those triage has not decided. One query per index: an OR scans.
+        local = a.site.in_(sites)
+        ids = set(s.scalars(sa.select(a.id).where(local, a.last_at >= since - window)))
+        if undecided:
+            waiting = sa.select(a.id).where(a.state == "open", a.triage_action.is_(None), local)
+            ids |= set(s.scalars(waiting))
+        for device, stream, kind in keys:
+            latest = s.scalar(
+                sa.select(sa.func.max(a.id)).where(
+                    a.device == device, a.stream == stream, a.kind == kind
+                )
+            )
+            if latest is not None:
+                ids.add(latest)
+        self.rows = {row.id: row for row in s.scalars(sa.select(a).where(a.id.in_(ids)))}
         alerts = [_alert(row) for row in self.rows.values()]
+        # The week's other openings at these sites, for the noisy-stream rule.
         older = s.execute(
             sa.select(a.device, a.stream, a.first_at).where(
-                a.first_at >= since - _WEEK, a.id.not_in(list(self.rows))
+                local, a.last_at >= since - _WEEK, a.id.not_in(list(self.rows))
             )
         ).all()
         next_id = (s.scalar(sa.select(sa.func.max(a.id))) or 0) + 1
@@ -274,11 +282,14 @@ def fold_events(
         return Folded()
     keys = {(r.device, r.stream, r.seq, r.name) for r in events}
     e = AlertEvent
+    _lock(s)
     loaded = _Loaded(
         s,
         settings,
         since=min([now, *(r.timestamp for r in events)]),
+        sites={r.device for r in events},
         keys={(r.device, r.stream, DETECTOR_KIND) for r in events},
+        undecided=True,
     )
     seen = {
         tuple(k)
@@ -313,24 +324,28 @@ def fold_events(
 
 def triage_due(s: Session, *, settings: AlertSettings, now: float) -> Folded:
     """Triage the alerts whose hold has passed since the last change (a periodic tick)."""
-    waiting = s.scalar(
-        sa.select(sa.func.min(AlertRow.first_at)).where(
-            AlertRow.state == "open", AlertRow.triage_action.is_(None)
-        )
-    )
-    if waiting is None:
+    _lock(s)
+    waiting = s.execute(
+        sa.select(AlertRow.site, sa.func.min(AlertRow.first_at))
+        .where(AlertRow.state == "open", AlertRow.triage_action.is_(None))
+        .group_by(AlertRow.site)
+    ).all()
+    if not waiting:
         return Folded()
-    loaded = _Loaded(s, settings, since=min(waiting, now), keys=())
+    since = min([now, *(at for _, at in waiting)])
+    loaded = _Loaded(s, settings, since=since, sites={site for site, _ in waiting}, undecided=True)
     decisions = loaded.triage_now(now)
     return Folded(decided=len(decisions), escalated=loaded.save(decisions))
 
 
 @contextmanager
 def _one(s: Session, alert_id: int, settings: AlertSettings) -> Iterator[tuple[_Loaded, Alert]]:
+    _lock(s)
     row = s.get(AlertRow, alert_id)
     if row is None:
         raise NotFoundError(f"no alert {alert_id}")
-    loaded = _Loaded(s, settings, since=row.last_at, keys=[(row.device, row.stream, row.kind)])
+    key = (row.device, row.stream, row.kind)
+    loaded = _Loaded(s, settings, since=row.last_at, sites={row.site}, keys={key})
     alert = next(a for a in loaded.inbox.alerts if a.id == alert_id)
     try:
         yield loaded, alert

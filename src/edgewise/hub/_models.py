@@ -169,7 +169,7 @@ class AlertRow(Base):
     __table_args__ = (
         Index("alerts_key", "device", "stream", "kind", "id"),
         Index("alerts_state", "state", "id"),
-        Index("alerts_last_at", "last_at"),
+        Index("alerts_site_last_at", "site", "last_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

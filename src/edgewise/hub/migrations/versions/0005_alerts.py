@@ -49,7 +49,7 @@ def upgrade() -> None:
     )
     op.create_index("alerts_key", "alerts", ["device", "stream", "kind", "id"])
     op.create_index("alerts_state", "alerts", ["state", "id"])
-    op.create_index("alerts_last_at", "alerts", ["last_at"])
+    op.create_index("alerts_site_last_at", "alerts", ["site", "last_at"])
     op.create_table(
         "alert_transitions",
         sa.Column("id", _ID, primary_key=True),
@@ -77,6 +77,6 @@ def downgrade() -> None:
     op.drop_table("alert_events")
     op.drop_index("ix_alert_transitions_alert_id", table_name="alert_transitions")
     op.drop_table("alert_transitions")
-    for index in ("alerts_last_at", "alerts_state", "alerts_key"):
+    for index in ("alerts_site_last_at", "alerts_state", "alerts_key"):
         op.drop_index(index, table_name="alerts")
     op.drop_table("alerts")
