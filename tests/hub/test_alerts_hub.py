@@ -337,3 +337,26 @@ def test_the_inbox_form_acts_for_operators_only_and_says_what_went_wrong(alertin
         fleet = otto.get("/").text
     assert '<dd id="open-alerts">1</dd>' in fleet
     assert [e["action"] for e in audit_entries(alerting.db_url, limit=1)] == ["alert.acknowledge"]
+
+
+def test_the_inbox_is_woken_live_when_an_alarm_is_stored(alerting: Hub) -> None:
+    heard: list[str] = []
+    subscribed = threading.Event()
+
+    def listen(client: httpx.Client) -> None:
+        with client.stream("GET", "/alerts/live") as stream:
+            for line in stream.iter_lines():
+                subscribed.set()  # the first line comes once the feed is subscribed
+                if line.startswith("event: "):
+                    heard.append(line)
+                    return
+
+    with person(alerting.url, "vera") as vera:
+        reader = threading.Thread(target=listen, args=(vera,), daemon=True)
+        reader.start()
+        assert subscribed.wait(10)
+        assert alerting.post([event(3, "alarm", at=time.time())]).status_code == 200
+        reader.join(30)
+        assert heard == ["event: alerts"]
+        too_big = vera.post("/api/v1/alerts/99999999999999999999/close", json={"reason": "x"})
+        assert too_big.status_code in (403, 422)  # a viewer; never a 500 from the database

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from ._alerts import AlertSettings, Folded, accept_alert, list_alerts, move_alert
@@ -15,6 +15,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 State = Literal["open", "acknowledged", "escalated", "closed"]
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class Reason(BaseModel):
@@ -49,7 +50,7 @@ def alerts(
 
 def _move(
     request: Request,
-    alert_id: int,
+    alert_id: AlertId,
     move: Literal["acknowledge", "escalate", "close", "reopen"],
     who: Operator,
     body: Reason,
@@ -63,31 +64,31 @@ def _move(
 
 
 @router.post("/{alert_id}/acknowledge")
-def acknowledge(request: Request, alert_id: int, body: Reason, who: Operator) -> dict[str, Any]:
+def acknowledge(request: Request, alert_id: AlertId, body: Reason, who: Operator) -> dict[str, Any]:
     """A person is on it."""
     return _move(request, alert_id, "acknowledge", who, body)
 
 
 @router.post("/{alert_id}/escalate")
-def escalate(request: Request, alert_id: int, body: Reason, who: Operator) -> dict[str, Any]:
+def escalate(request: Request, alert_id: AlertId, body: Reason, who: Operator) -> dict[str, Any]:
     """Someone is needed now: the webhooks are told."""
     return _move(request, alert_id, "escalate", who, body)
 
 
 @router.post("/{alert_id}/close")
-def close(request: Request, alert_id: int, body: Reason, who: Operator) -> dict[str, Any]:
+def close(request: Request, alert_id: AlertId, body: Reason, who: Operator) -> dict[str, Any]:
     """Nothing more to do."""
     return _move(request, alert_id, "close", who, body)
 
 
 @router.post("/{alert_id}/reopen")
-def reopen(request: Request, alert_id: int, body: Reason, who: Operator) -> dict[str, Any]:
+def reopen(request: Request, alert_id: AlertId, body: Reason, who: Operator) -> dict[str, Any]:
     """A closed alert needs a person after all (triage's close was wrong, say)."""
     return _move(request, alert_id, "reopen", who, body)
 
 
 @router.post("/{alert_id}/accept")
-def accept(request: Request, alert_id: int, body: Accepted, who: Operator) -> dict[str, Any]:
+def accept(request: Request, alert_id: AlertId, body: Accepted, who: Operator) -> dict[str, Any]:
     """The change is the new normal: close the alert, and the device's detector relearns the
     stream (a ``relearn`` command, delivered with the agent's next ingest)."""
     with transaction(request) as s:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -154,7 +155,7 @@ def dashboard_router(
     @router.post("/alerts/{alert_id}")
     def alert_action(
         request: Request,
-        alert_id: int,
+        alert_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
         who: PageOperator,
         action: Annotated[str, Form()],
         reason: Annotated[str, Form(max_length=2000)] = "",
