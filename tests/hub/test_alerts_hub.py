@@ -15,7 +15,7 @@ import httpx
 import pytest
 from hubtest import Hub, add_people, person, serve
 
-from edgewise.hub import audit_entries, session
+from edgewise.hub import audit_entries, session, stored_keys
 from edgewise.hub._alerts import (
     AlertSettings,
     fold_events,
@@ -360,3 +360,19 @@ def test_the_inbox_is_woken_live_when_an_alarm_is_stored(alerting: Hub) -> None:
         assert heard == ["event: alerts"]
         too_big = vera.post("/api/v1/alerts/99999999999999999999/close", json={"reason": "x"})
         assert too_big.status_code in (403, 422)  # a viewer; never a 500 from the database
+
+
+def test_a_fault_in_the_alerts_never_costs_the_records(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a bug in the alerts")
+
+    monkeypatch.setattr("edgewise.hub._app.fold_events", broken)
+    server, token = serve(db_url)
+    with server, caplog.at_level("ERROR", logger="edgewise.hub"):
+        answer = Hub(db_url, server.url, token).post([event(1, "alarm", at=time.time())])
+    assert answer.status_code == 200 and answer.json()["stored"] == 1
+    assert stored_keys(db_url) == [("press-7", "pump-1", "event", 1, "alarm")]
+    assert list_alerts(db_url) == []
+    assert "the batch's events were not folded into alerts" in caplog.text

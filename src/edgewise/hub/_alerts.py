@@ -9,7 +9,7 @@ open the same alert twice. The rules stay in the library; this module only maps 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -49,15 +49,18 @@ _LOCK_KEY = 80_005  # pg_advisory_xact_lock: the alerts' one writer at a time
 
 @dataclass(frozen=True, kw_only=True)
 class AlertSettings:
-    """The inbox's windows and triage's rules, and the detectors' ``end_after`` (readings an
-    episode waits, not abnormal, before it ends), which gives an ended episode's length."""
+    """How alerts are made: ``inbox`` makes an empty inbox (its windows), ``rules`` are
+    triage's, ``end_after`` the detectors' (readings an episode waits, not abnormal, before it
+    ends), which gives an ended episode's length.
 
-    inbox: dict[str, Any] = field(default_factory=dict)
+    >>> from functools import partial
+    >>> AlertSettings(inbox=partial(Inbox, dedup_window=600.0)).inbox().dedup_window
+    600.0
+    """
+
+    inbox: Callable[[], Inbox] = Inbox
     rules: TriageRules = field(default_factory=TriageRules)
     end_after: int = 30
-
-    def new_inbox(self) -> Inbox:
-        return Inbox(**self.inbox)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,7 +120,7 @@ class _Loaded:
         undecided: bool = False,
     ) -> None:
         self.s, self.settings = s, settings
-        self.inbox = settings.new_inbox()
+        self.inbox = settings.inbox()
         window = max(
             self.inbox.dedup_window,
             self.inbox.flap_window,
