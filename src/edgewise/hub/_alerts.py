@@ -406,24 +406,25 @@ def _shown(s: Session, alert_id: int) -> dict[str, Any]:
 def list_alerts(
     db: Db,
     *,
-    state: str | None = None,
+    states: Collection[str] | None = None,
     device: str | None = None,
     ids: Sequence[int] | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
-    """Alerts newest first (by ``state``, ``device``), each with its transitions, oldest first.
+    """Alerts, latest activity first (in ``states``, of ``device``), each with its transitions,
+    oldest first.
 
     >>> import tempfile, os
     >>> from edgewise.hub import upgrade
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "hub.db")
     >>> upgrade(url)
-    >>> list_alerts(url, state="open")
+    >>> list_alerts(url, states=["open"])
     []
     """
     a = AlertRow
     query = sa.select(a).order_by(a.last_at.desc(), a.id.desc()).limit(limit)
-    if state is not None:
-        query = query.where(a.state == state)
+    if states is not None:
+        query = query.where(a.state.in_(states))
     if device is not None:
         query = query.where(a.device == device)
     if ids is not None:

@@ -45,7 +45,7 @@ def alerts(
 ) -> list[dict[str, Any]]:
     """Alerts, newest activity first, with their transitions and triage's decision."""
     with transaction(request) as s:
-        return list_alerts(s, state=state, device=device, limit=limit)
+        return list_alerts(s, states=None if state is None else [state], device=device, limit=limit)
 
 
 def _move(

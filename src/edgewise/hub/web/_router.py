@@ -30,6 +30,14 @@ __all__ = ["SignedIn", "dashboard_router"]
 _STATIC = Path(__file__).with_name("static").resolve()
 _HISTORY_POINTS = 600
 _KEEPALIVE_S = 15.0
+_ACTIVE = ("open", "acknowledged", "escalated")
+
+
+def _active(counts: dict[str, int]) -> int:
+    """Alerts not closed yet, from :func:`alert_counts`."""
+    return sum(counts.get(state, 0) for state in _ACTIVE)
+
+
 _MOVES: dict[str, Move] = {m: m for m in ("acknowledge", "escalate", "close")}
 
 # Scripts and styles only from the hub itself: no inline script, no CDN, no framing.
@@ -124,11 +132,10 @@ def dashboard_router(
     def fleet_page(request: Request, who: PageWho) -> Response:
         with sessions() as s:
             devices = fleet(s)
-            alerts = alert_counts(s)
+            active = _active(alert_counts(s))
         now = time.time()
         states = [(d, d.health(now)) for d in devices]
         counts = Counter(state for _, state in states)
-        active = sum(n for state, n in alerts.items() if state != "closed")
         return page(
             request, who, "fleet.html", devices=states, counts=counts, active=active, nav="fleet"
         )
@@ -140,10 +147,18 @@ def dashboard_router(
 
     def inbox(request: Request, who: SignedIn, *, error: str = "", status: int = 200) -> Response:
         with sessions() as s:
-            shown = [a for a in list_alerts(s) if a["state"] != "closed"]
-            closed = list_alerts(s, state="closed", limit=20)
+            shown = list_alerts(s, states=_ACTIVE)
+            closed = list_alerts(s, states=["closed"], limit=20)
+            active = _active(alert_counts(s))
         response = page(
-            request, who, "alerts.html", alerts=shown, closed=closed, error=error, nav="alerts"
+            request,
+            who,
+            "alerts.html",
+            alerts=shown,
+            active=active,
+            closed=closed,
+            error=error,
+            nav="alerts",
         )
         response.status_code = status
         return response
