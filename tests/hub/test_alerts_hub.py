@@ -290,10 +290,8 @@ def test_a_notification_that_keeps_failing_is_dropped_after_its_attempts(
             time.sleep(0.05)
         notifications.stop()
     assert receiver.bodies == [] and receiver.failures == 0
-    assert (
-        "alert 4 not sent to WebhookNotifier(url='https://hooks.example/edgewise')" in caplog.text
-    )
-    assert SECRET.decode() not in caplog.text
+    assert "alert 4 not sent to https://hooks.example: giving up" in caplog.text
+    assert SECRET.decode() not in caplog.text and "/edgewise" not in caplog.text
 
 
 def test_concurrent_ingests_of_one_streams_alarms_make_one_alert(alerting: Hub) -> None:

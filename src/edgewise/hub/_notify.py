@@ -52,6 +52,16 @@ def webhooks(urls: Sequence[str], *, secret: str | None) -> list[WebhookNotifier
     return made
 
 
+def _where(webhook: WebhookNotifier) -> str:
+    """A webhook's scheme and host only: many receivers put a secret in the path.
+
+    >>> _where(WebhookNotifier(url="https://hooks.example/T00/B00/s3cret", secret=b"s" * 16))
+    'https://hooks.example'
+    """
+    parts = urlsplit(webhook.url)
+    return f"{parts.scheme}://{parts.hostname}"
+
+
 class Notifications:
     """Queues alerts for every webhook and POSTs them, retrying with backoff.
 
@@ -88,7 +98,8 @@ class Notifications:
                 try:
                     self._queue.put_nowait((webhook, alert))
                 except queue.Full:
-                    log.error("webhooks: queue full, alert %d not sent to %r", alert.id, webhook)
+                    where = _where(webhook)
+                    log.error("webhooks: queue full, alert %d not sent to %s", alert.id, where)
 
     def stop(self, *, timeout_s: float = 5.0) -> None:
         """Stop after the notification in flight; what still waits is dropped."""
@@ -114,13 +125,13 @@ class Notifications:
                 return
             except httpx.HTTPError as error:
                 log.warning(
-                    "webhooks: alert %d to %r, try %d of %d: %s",
+                    "webhooks: alert %d to %s, try %d of %d: %s",
                     alert.id,
-                    webhook,
+                    _where(webhook),
                     attempt + 1,
                     self._attempts,
                     type(error).__name__,
                 )
             if self._stop.wait(self._backoff_s * 2**attempt):
                 return
-        log.error("webhooks: alert %d not sent to %r: giving up", alert.id, webhook)
+        log.error("webhooks: alert %d not sent to %s: giving up", alert.id, _where(webhook))
