@@ -132,6 +132,7 @@ class Notifications:
                     self._attempts,
                     type(error).__name__,
                 )
-            if self._stop.wait(self._backoff_s * 2**attempt):
+            last = attempt + 1 == self._attempts
+            if not last and self._stop.wait(self._backoff_s * 2**attempt):
                 return
         log.error("webhooks: alert %d not sent to %s: giving up", alert.id, _where(webhook))
