@@ -60,6 +60,26 @@ def test_relearn_and_revoke_name_unknown_devices_in_one_line(db: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("options", "secret", "message"),
+    [
+        (["--webhook", "https://hooks.example/e"], None, "webhooks need a signing secret"),
+        (["--webhook", "https://hooks.example/e"], "short", "a webhook secret has at least 16"),
+        (["--webhook", "http://hooks.example/e"], "s" * 16, "webhook http://hooks.example/e: use"),
+        (["--webhook", "hooks.example"], "s" * 16, "webhook 'hooks.example' is not an http(s)"),
+    ],
+)
+def test_run_refuses_a_webhook_it_could_not_sign_or_would_send_in_clear(
+    db: str, options: list[str], secret: str | None, message: str
+) -> None:
+    env = {} if secret is None else {"EDGEWISE_WEBHOOK_SECRET": secret}
+    result = runner.invoke(app, ["hub", "run", "--db", db, *options], env=env)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"edgewise: error: {message}")
+    assert result.stderr.count("\n") == 1
+    assert secret is None or secret not in result.stderr
+
+
+@pytest.mark.parametrize(
     ("options", "message"),
     [
         (["--host", "0.0.0.0"], "refusing to serve plain HTTP on 0.0.0.0"),
@@ -163,7 +183,24 @@ def test_assign_queues_a_pipeline_spec_checked_first(db: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["run"], ["device"], ["device", "add"], ["device", "revoke"], ["relearn"], ["assign"]],
+    [
+        [],
+        ["run"],
+        ["device"],
+        ["device", "add"],
+        ["device", "rotate"],
+        ["device", "revoke"],
+        ["device", "decommission"],
+        ["device", "list"],
+        ["admin"],
+        ["admin", "create"],
+        ["user"],
+        ["user", "add"],
+        ["user", "list"],
+        ["user", "disable"],
+        ["relearn"],
+        ["assign"],
+    ],
 )
 def test_every_hub_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, ["hub", *command, "--help"])

@@ -1,14 +1,17 @@
-"""``edgewise hub``: run the hub's API, add and revoke devices, queue commands for agents; the
+"""``edgewise hub``: run the hub's API; people and devices; queue commands for agents; the
 MQTT bridge and the JetStream workers for devices that publish MQTT."""
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 import json
 import logging
 import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -23,6 +26,10 @@ app = typer.Typer(
 )
 device_app = typer.Typer(help="Devices and their tokens.", invoke_without_command=True)
 app.add_typer(device_app, name="device")
+admin_app = typer.Typer(help="The first admin.", invoke_without_command=True)
+app.add_typer(admin_app, name="admin")
+user_app = typer.Typer(help="People who sign in, and their roles.", invoke_without_command=True)
+app.add_typer(user_app, name="user")
 
 DbOption = Annotated[
     str,
@@ -44,6 +51,43 @@ def _group(ctx: typer.Context) -> None:
 @device_app.callback()
 def _device_group(ctx: typer.Context) -> None:
     show_help_if_bare(ctx)
+
+
+@admin_app.callback()
+def _admin_group(ctx: typer.Context) -> None:
+    show_help_if_bare(ctx)
+
+
+@user_app.callback()
+def _user_group(ctx: typer.Context) -> None:
+    show_help_if_bare(ctx)
+
+
+T = TypeVar("T")
+
+
+def _actor() -> str:
+    """Who a change made here is audited as: the command line and the system user running it."""
+    return f"cli:{getpass.getuser()}"
+
+
+def _hub(db: str, action: Callable[[], T]) -> T:
+    """``action()`` once the database is upgraded; a hub error is one line on stderr, exit 2."""
+    from edgewise.hub import HubError, upgrade
+
+    try:
+        upgrade(db)
+        return action()
+    except HubError as error:
+        raise InputError(str(error)) from None
+
+
+def _table(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> None:
+    """``rows`` as aligned columns on stdout, a header first."""
+    cells = [columns, *([str(row[c]) for c in columns] for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    for line in cells:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 
 
 def _loopback(host: str) -> bool:
@@ -90,16 +134,33 @@ def run(
         int, typer.Option(min=1, help="Ingests handled at once; more are answered 503.")
     ] = 8,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    webhook: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--webhook",
+            help="URL escalated alerts are POSTed to, signed with EDGEWISE_WEBHOOK_SECRET "
+            "(repeatable; https, or http to this machine).",
+        ),
+    ] = None,
 ) -> None:
     """Upgrade the database, then serve the API until interrupted."""
+    import os
+
     import uvicorn
 
-    from edgewise.hub import HubError, create_app, upgrade
+    from edgewise.hub import HubError, create_app, upgrade, webhooks
 
     _check_bind(host, tls_cert, tls_key)
     try:
+        # The secret comes from the environment: a command line shows in `ps`.
+        hooks = webhooks(webhook or [], secret=os.environ.get("EDGEWISE_WEBHOOK_SECRET"))
         upgrade(db)
-        api = create_app(db_url=db, max_batch_bytes=max_batch_bytes, max_concurrent=max_concurrent)
+        api = create_app(
+            db_url=db,
+            max_batch_bytes=max_batch_bytes,
+            max_concurrent=max_concurrent,
+            webhooks=hooks,
+        )
     except HubError as error:
         raise InputError(str(error)) from None
     uvicorn.run(
@@ -119,18 +180,43 @@ def device_add(
         list[str] | None,
         typer.Option("--covers", help="Another device the agent fronts (repeatable)."),
     ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the device's Ed25519 public key (32 bytes, base64), "
+            "kept for attestation."
+        ),
+    ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Add a device; print its token on stdout, once (the hub keeps only its hash)."""
-    from edgewise.hub import HubError, add_device, upgrade
+    from edgewise.hub import add_device
 
-    try:
-        upgrade(db)
-        token = add_device(db, name, covers=covers or ())
-    except HubError as error:
-        raise InputError(str(error)) from None
+    key = None
+    if signing_key is not None:
+        try:
+            key = signing_key.read_text().strip()
+        except OSError as error:
+            raise InputError(f"{signing_key}: {error.strerror}") from None
+
+    token = _hub(
+        db, lambda: add_device(db, name, covers=covers or (), signing_key=key, actor=_actor())
+    )
     covered = ", ".join(dict.fromkeys([name, *(covers or ())]))
     say(f"device {name} added; its token covers {covered}. It is shown once: store it now.")
+    typer.echo(token)
+
+
+@device_app.command("rotate")
+def device_rotate(
+    name: Annotated[str, typer.Argument(help="The device whose token to replace.")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Give a device a new token (printed once on stdout); its old one is refused from now on."""
+    from edgewise.hub import rotate_device
+
+    token = _hub(db, lambda: rotate_device(db, name, actor=_actor()))
+    say(f"device {name} has a new token; the old one is revoked. It is shown once: store it now.")
     typer.echo(token)
 
 
@@ -140,13 +226,104 @@ def device_revoke(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Revoke a device and its tokens: its agent is refused from the next request on."""
-    from edgewise.hub import HubError, revoke_device
+    from edgewise.hub import revoke_device
 
-    try:
-        revoke_device(db, name)
-    except HubError as error:
-        raise InputError(str(error)) from None
+    _hub(db, lambda: revoke_device(db, name, actor=_actor()))
     say(f"device {name} revoked")
+
+
+@device_app.command("decommission")
+def device_decommission(
+    name: Annotated[str, typer.Argument(help="The device to retire.")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Retire a device for good: its tokens revoked, its stored records kept."""
+    from edgewise.hub import decommission_device
+
+    _hub(db, lambda: decommission_device(db, name, actor=_actor()))
+    say(f"device {name} decommissioned; its records are kept")
+
+
+@device_app.command("list")
+def device_list(db: DbOption = DEFAULT_DB) -> None:
+    """Every device, its status and the devices its token covers."""
+    from edgewise.hub import list_devices
+
+    rows = [
+        {**d, "covers": ",".join(d["covers"]) or "-", "signing_key": d["signing_key"] or "-"}
+        for d in _hub(db, lambda: list_devices(db))
+    ]
+    _table(rows, ["name", "status", "covers", "signing_key"])
+
+
+def _password(from_stdin: bool) -> str:
+    """A new password: one line of stdin, or typed twice at a hidden prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    typed: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    return typed
+
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from stdin's first line.")
+]
+
+
+def _add_person(db: str, name: str, role: str, from_stdin: bool) -> None:
+    from edgewise.hub import MIN_PASSWORD, add_user
+
+    password = _password(from_stdin)
+    # Checked here too so a short password is refused before the database is touched.
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"a password has at least {MIN_PASSWORD} characters")
+
+    _hub(db, lambda: add_user(db, name, role=role, password=password, actor=_actor()))
+    say(f"{role} {name} added")
+
+
+@admin_app.command("create")
+def admin_create(
+    name: Annotated[str, typer.Argument(help="The admin's name.")],
+    password_stdin: PasswordStdin = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Create an admin (the first one, or another): there are no default credentials."""
+    _add_person(db, name, "admin", password_stdin)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="The person's name.")],
+    role: Annotated[str, typer.Option(help="viewer, operator or admin.")] = "viewer",
+    password_stdin: PasswordStdin = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Add a person who signs in with a password (asked twice, or from stdin)."""
+    from edgewise.hub import ROLES
+
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}: {', '.join(ROLES)}")
+    _add_person(db, name, role, password_stdin)
+
+
+@user_app.command("list")
+def user_list(db: DbOption = DEFAULT_DB) -> None:
+    """Every person, their role and status."""
+    from edgewise.hub import list_users
+
+    _table(_hub(db, lambda: list_users(db)), ["name", "role", "status"])
+
+
+@user_app.command("disable")
+def user_disable(
+    name: Annotated[str, typer.Argument(help="The person to disable.")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Disable a person: they cannot sign in, and their sessions end now."""
+    from edgewise.hub import disable_user
+
+    _hub(db, lambda: disable_user(db, name, actor=_actor()))
+    say(f"{name} disabled")
 
 
 @app.command()
@@ -156,12 +333,9 @@ def relearn(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Queue a relearn command: the stream's lasting change is accepted as its new normal."""
-    from edgewise.hub import HubError, queue_command
+    from edgewise.hub import queue_command
 
-    try:
-        command = queue_command(db, device, "relearn", stream=stream)
-    except HubError as error:
-        raise InputError(str(error)) from None
+    command = _hub(db, lambda: queue_command(db, device, "relearn", stream=stream, actor=_actor()))
     say(f"command {command} queued: {device} relearns {stream} when its agent next calls")
 
 

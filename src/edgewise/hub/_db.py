@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ._errors import HubError
 
-__all__ = ["DEFAULT_DB_URL", "engine", "normalise_url", "schema_head", "session", "upgrade"]
+__all__ = [
+    "DEFAULT_DB_URL",
+    "Db",
+    "engine",
+    "normalise_url",
+    "schema_head",
+    "session",
+    "upgrade",
+    "within",
+]
 
 DEFAULT_DB_URL = "sqlite:///edgewise-hub.db"
 """The hub's database unless told otherwise: a SQLite file in the working directory."""
@@ -119,3 +128,17 @@ def session(url: str) -> Iterator[Session]:
             yield opened
     finally:
         made.dispose()
+
+
+Db = str | Session
+"""Where a store function works: a database URL (a transaction of its own) or an open session."""
+
+
+@contextmanager
+def within(db: Db) -> Iterator[Session]:
+    """``db`` itself when it is a session (the caller commits), else a new one on the URL ``db``."""
+    if isinstance(db, Session):
+        yield db
+    else:
+        with session(db) as opened:
+            yield opened

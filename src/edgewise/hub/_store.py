@@ -1,14 +1,15 @@
-"""What the hub does to its database: devices and tokens, one ingest transaction, commands."""
+"""What the hub does to its database on ingest: who a token is, one ingest transaction.
+
+Devices, their tokens and commands are kept by ``_devices``.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,16 +19,14 @@ from ._db import session
 from ._errors import HubError
 from ._models import Command, Device, StoredRecord, Token, TokenDevice
 from ._protocol import WireRecord
+from ._secrets import digest
 
 __all__ = [
     "Agent",
     "RecordKey",
-    "add_device",
     "authenticate_in",
     "ingest",
-    "queue_command",
     "registered",
-    "revoke_device",
     "store_records",
     "stored_keys",
 ]
@@ -52,112 +51,13 @@ class Agent:
     device_ids: tuple[int, ...]
 
 
-def _digest(token: str) -> str:
-    # A token is 256 random bits, so no one can guess it from its hash: a fast hash is as safe
-    # as a slow password hash here and keeps every request cheap.
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _device(s: Session, name: str) -> Device | None:
-    return s.scalars(sa.select(Device).where(Device.name == name)).one_or_none()
-
-
-def add_device(db_url: str, name: str, *, covers: Sequence[str] = ()) -> str:
-    """Add an agent's device and return its new token, the only time it is shown.
-
-    The token covers ``name`` and every device in ``covers`` (devices the agent fronts).
-
-    >>> import tempfile, os
-    >>> from edgewise.hub import upgrade
-    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "hub.db")
-    >>> upgrade(url)
-    >>> token = add_device(url, "press-7", covers=["plc-1"])
-    >>> len(token)  # 256 random bits, URL-safe base64
-    43
-    """
-    names = list(dict.fromkeys([name, *covers]))
-    for each in names:
-        if not each or len(each) > 200:
-            raise HubError(f"a device name has 1 to 200 characters, not {len(each)}")
-    token = secrets.token_urlsafe(32)
-    now = time.time()
-    with session(db_url) as s:
-        if _device(s, name) is not None:
-            raise HubError(f"device {name!r} exists already")
-        devices = []
-        for each in names:
-            device = _device(s, each)
-            if device is None:
-                device = Device(name=each, created=now)
-                s.add(device)
-            elif device.revoked is not None:
-                raise HubError(f"device {each!r} is revoked")
-            devices.append(device)
-        s.flush()
-        owner = Token(device_id=devices[0].id, sha256=_digest(token), created=now)
-        s.add(owner)
-        s.flush()
-        s.add_all(TokenDevice(token_id=owner.id, device_id=d.id) for d in devices)
-    return token
-
-
-def revoke_device(db_url: str, name: str) -> None:
-    """Revoke a device and every token it owns: its agent gets 401, its records 403."""
-    now = time.time()
-    with session(db_url) as s:
-        device = _device(s, name)
-        if device is None:
-            raise HubError(f"no device named {name!r}")
-        device.revoked = device.revoked or now
-        s.execute(
-            sa.update(Token)
-            .where(Token.device_id == device.id, Token.revoked.is_(None))
-            .values(revoked=now)
-        )
-
-
-def queue_command(
-    db_url: str,
-    device: str,
-    kind: Literal["relearn", "pipeline"],
-    *,
-    stream: str | None = None,
-    body: dict[str, Any] | None = None,
-) -> int:
-    """Queue a command for ``device``; its id. The next ingest of a covering agent carries it.
-
-    ``relearn`` names a ``stream``; ``pipeline`` has ``body={"spec": {...}, "streams": glob}``.
-    """
-    body = body or {}
-    if kind == "relearn" and not stream:
-        raise HubError("a relearn command names the stream to relearn")
-    if kind == "pipeline" and not (
-        isinstance(body.get("spec"), dict) and isinstance(body.get("streams"), str)
-    ):
-        raise HubError('a pipeline command has body {"spec": {...}, "streams": "<glob>"}')
-    if kind not in ("relearn", "pipeline"):
-        raise HubError(f"unknown command kind {kind!r}: relearn or pipeline")
-    with session(db_url) as s:
-        found = _device(s, device)
-        if found is None:
-            raise HubError(f"no device named {device!r}")
-        if found.revoked is not None:
-            raise HubError(f"device {device!r} is revoked")
-        command = Command(
-            device_id=found.id, kind=kind, stream=stream, body=body, created=time.time()
-        )
-        s.add(command)
-        s.flush()
-        return command.id
-
-
 def authenticate_in(s: Session, token: str) -> Agent | None:
     """The agent ``token`` belongs to, or None if it is unknown or revoked."""
-    digest = _digest(token)
+    hashed = digest(token)
     owner = s.execute(
         sa.select(Device.name)
         .join(Token, Token.device_id == Device.id)
-        .where(Token.sha256 == digest, Token.revoked.is_(None), Device.revoked.is_(None))
+        .where(Token.sha256 == hashed, Token.revoked.is_(None), Device.revoked.is_(None))
     ).one_or_none()
     if owner is None:
         return None
@@ -165,7 +65,7 @@ def authenticate_in(s: Session, token: str) -> Agent | None:
         sa.select(Device.id, Device.name)
         .join(TokenDevice, TokenDevice.device_id == Device.id)
         .join(Token, Token.id == TokenDevice.token_id)
-        .where(Token.sha256 == digest, Device.revoked.is_(None))
+        .where(Token.sha256 == hashed, Device.revoked.is_(None))
     ).all()
     return Agent(owner.name, frozenset(r.name for r in covered), tuple(r.id for r in covered))
 

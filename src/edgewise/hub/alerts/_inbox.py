@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ._model import Alert, AlertError, Event
@@ -85,6 +86,56 @@ class Inbox:
         self._opened: dict[tuple[str, str], list[float]] = defaultdict(list)
         self._members: dict[int, list[Alert]] = {}
         self._recent: deque[Alert] = deque()
+        self._next_id = 1
+
+    def restore(
+        self,
+        alerts: Iterable[Alert],
+        *,
+        starts: Mapping[Key, Iterable[float]],
+        opened: Iterable[tuple[str, str, float]] = (),
+        next_id: int = 1,
+    ) -> None:
+        """Take up where a store left off, before any :meth:`ingest`.
+
+        ``alerts`` are the stored alerts recent enough to matter (each key's latest among them),
+        ``starts`` each key's recent episode starts (flapping), ``opened`` the (device, stream,
+        time) of older alerts still counted by :meth:`opened_before`, ``next_id`` the next id.
+
+        >>> inbox = Inbox()
+        >>> old = Alert(id=7, first=Event(at=0.0, device="m1", site="s1", stream="temp",
+        ...                               kind="range", score=0.8))
+        >>> inbox.restore([old], starts={old.key: [0.0]}, next_id=8)
+        >>> again = inbox.ingest(Event(at=60.0, device="m1", site="s1", stream="temp",
+        ...                            kind="range", score=0.9))
+        >>> again.alert is old, old.count, old.peak_score
+        (True, 2, 0.9)
+        >>> other = Event(at=60.0, device="m2", site="s1", stream="temp", kind="range")
+        >>> inbox.ingest(other).alert.id
+        8
+        """
+        if self.alerts:
+            raise AlertError("restore an inbox before it ingests anything")
+        self.alerts = sorted(alerts, key=lambda a: (a.first.at, a.id))
+        self._next_id = max([next_id, *(a.id + 1 for a in self.alerts)])
+        for alert in self.alerts:
+            latest = self._latest.get(alert.key)
+            if latest is None or latest.id < alert.id:
+                self._latest[alert.key] = alert
+            self._opened[(alert.first.device, alert.first.stream)].append(alert.first.at)
+            self._members.setdefault(alert.group, []).append(alert)
+            self._recent.append(alert)
+        self._in_episode = {key for key, a in self._latest.items() if a.episode_open}
+        for key, times in starts.items():
+            self._starts[key] = deque(sorted(times))
+        for device, stream, at in opened:
+            self._opened[(device, stream)].append(at)
+        for times in self._opened.values():
+            times.sort()
+
+    def starts(self, key: Key) -> list[float]:
+        """The episode starts of ``key`` that flapping still counts (what a store keeps)."""
+        return list(self._starts.get(key, ()))
 
     def ingest(self, event: Event) -> Ingested | None:
         """Fold ``event`` in; ``None`` for the end of an episode no alert knows."""
@@ -114,7 +165,8 @@ class Inbox:
                 latest.episode_open = True
                 latest.flapping = latest.flapping or flapping
                 return Ingested(alert=latest, new=False, notify=False)
-        alert = Alert(id=len(self.alerts) + 1, first=event, flapping=flapping)
+        alert = Alert(id=self._next_id, first=event, flapping=flapping)
+        self._next_id += 1
         self.alerts.append(alert)
         self._latest[key] = alert
         self._opened[(event.device, event.stream)].append(event.at)
