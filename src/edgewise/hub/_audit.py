@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ._db import Db, within
 from ._models import AuditEntry
+from ._text import printable
 
 __all__ = ["audit", "audit_entries", "count_since"]
 
@@ -21,16 +22,20 @@ def audit(
 
     ``detail`` never holds a password or a token.
     """
-    # A name typed at the sign-in form may be anything: keep what fits the column.
     s.add(
         AuditEntry(
             at=time.time(),
-            actor=actor[:200],
+            actor=_column(actor),
             action=action,
-            target=target[:200],
+            target=_column(target),
             detail=detail or {},
         )
     )
+
+
+def _column(text: str) -> str:
+    # A name typed at the sign-in form may be anything: keep what the column and database take.
+    return printable(text[:200])
 
 
 def count_since(s: Session, *, action: str, target: str, since: float) -> int:
@@ -41,7 +46,7 @@ def count_since(s: Session, *, action: str, target: str, since: float) -> int:
             .select_from(AuditEntry)
             .where(
                 AuditEntry.action == action,
-                AuditEntry.target == target[:200],
+                AuditEntry.target == _column(target),
                 AuditEntry.at >= since,
             )
         )

@@ -112,6 +112,8 @@ def _role(role: str) -> Role:
 
 
 def _user(s: Session, name: str) -> User | None:
+    if not _NAME.fullmatch(name):  # never stored (and may hold a NUL PostgreSQL refuses)
+        return None
     return s.scalars(sa.select(User).where(User.name == name)).one_or_none()
 
 
