@@ -41,6 +41,7 @@ LEAST_ROLE = {
     ("POST", "/api/v1/users"): "admin",
     ("POST", "/api/v1/users/{name}/disable"): "admin",
     ("GET", "/api/v1/audit"): "admin",
+    # The dashboard (docs/dashboard.md).
     ("GET", "/alerts"): "viewer",
     ("GET", "/models"): "viewer",
     ("GET", "/devices/{name}"): "viewer",

@@ -16,15 +16,21 @@ __all__ = ["audit", "audit_entries", "count_since"]
 
 
 def audit(
-    s: Session, *, actor: str, action: str, target: str, detail: dict[str, Any] | None = None
+    s: Session,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any] | None = None,
+    at: float | None = None,
 ) -> None:
     """Add an entry in the caller's transaction: it is kept exactly when the change is.
 
-    ``detail`` never holds a password or a token.
+    ``detail`` never holds a password or a token; ``at`` is now unless given.
     """
     s.add(
         AuditEntry(
-            at=time.time(),
+            at=time.time() if at is None else at,
             actor=_column(actor),
             action=action,
             target=_column(target),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -10,14 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .._models import Device, StoredRecord
+from .._models import Command, Device, StoredRecord
 
 __all__ = ["STALE_AFTER_S", "DeviceRow", "Points", "device_exists", "fleet", "history", "stored"]
 
 STALE_AFTER_S = 300.0
 """A device whose last record arrived longer ago than this is shown stale."""
 
-_HISTORY_READINGS = 5000
+_HISTORY_READINGS = 3000
 _HISTORY_EVENTS = 200
 _LIVE_LIMIT = 2000
 
@@ -46,26 +47,61 @@ class DeviceRow:
         return "stale" if now - self.last_seen > STALE_AFTER_S else "live"
 
 
+# (device, stream) pairs by a loose index scan of the records' key: one index seek per pair,
+# where a GROUP BY or DISTINCT reads every record (7 s for 1,000,000 on SQLite).
+_PAIRS = """
+WITH RECURSIVE pairs(device, stream) AS (
+    SELECT d.name, (SELECT min(r.stream) FROM records r WHERE r.device = d.name)
+    FROM devices d {where}
+    UNION ALL
+    SELECT p.device,
+           (SELECT min(r.stream) FROM records r WHERE r.device = p.device AND r.stream > p.stream)
+    FROM pairs p WHERE p.stream IS NOT NULL
+)
+"""
+_STREAMS = sa.text(
+    _PAIRS.format(where="WHERE d.name = :device")
+    + "SELECT stream FROM pairs WHERE stream IS NOT NULL ORDER BY stream"
+)
+# Then, per pair and kind, the newest record by seq, one more seek each: readings, summaries
+# and heartbeats all show a device alive.
+_LAST_SEEN = sa.text(
+    _PAIRS.format(where="")
+    + """
+SELECT p.device, k.kind,
+       (SELECT r.stored_at FROM records r
+        WHERE r.device = p.device AND r.stream = p.stream AND r.kind = k.kind
+        ORDER BY r.seq DESC LIMIT 1)
+FROM pairs p, (SELECT 'reading' AS kind UNION ALL SELECT 'summary' UNION ALL SELECT 'heartbeat') k
+WHERE p.stream IS NOT NULL
+"""
+)
+
+
 def fleet(s: Session) -> list[DeviceRow]:
     """Every device with when it was last heard from and how many streams it sends."""
-    r = StoredRecord
-    seen = (
-        sa.select(
-            r.device,
-            sa.func.max(r.stored_at).label("last_seen"),
-            sa.func.count(sa.distinct(r.stream)).label("streams"),
-        )
-        .group_by(r.device)
-        .subquery()
-    )
+    if s.get_bind().dialect.name == "postgresql":
+        # The planner prices the recursive scan far above its cost and JIT-compiles it:
+        # 50 ms of compiling for a 3 ms query.
+        s.execute(sa.text("SET LOCAL jit = off"))
+    seen: dict[str, list[float]] = {}
+    streams: dict[str, int] = {}
+    for device, kind, stored_at in s.execute(_LAST_SEEN):
+        streams[device] = streams.get(device, 0) + (kind == "reading")
+        if stored_at is not None:
+            seen.setdefault(device, []).append(stored_at)
     rows = s.execute(
-        sa.select(Device.name, Device.created, Device.revoked, seen.c.last_seen, seen.c.streams)
-        .outerjoin(seen, seen.c.device == Device.name)
-        .order_by(Device.name)
+        sa.select(Device.name, Device.created, Device.revoked).order_by(Device.name)
     ).all()
     return [
-        DeviceRow(name, created, revoked is not None, last_seen, streams or 0)
-        for name, created, revoked, last_seen, streams in rows
+        DeviceRow(
+            name,
+            created,
+            revoked is not None,
+            max(seen[name]) if name in seen else None,
+            streams.get(name, 0),
+        )
+        for name, created, revoked in rows
     ]
 
 
@@ -84,6 +120,7 @@ class Points:
     def __init__(self) -> None:
         self._streams: dict[str, dict[str, Any]] = {}
         self._events: list[dict[str, Any]] = []
+        self.pipelines: dict[str, dict[str, Any]] = {}
         self.last_id = 0
 
     def _stream(self, name: str) -> dict[str, Any]:
@@ -142,7 +179,7 @@ class Points:
         [0.5, 2.5, 4.5, 6.5, 8.5]
         """
         out = Points()
-        out._events, out.last_id = self._events, self.last_id
+        out._events, out.pipelines, out.last_id = self._events, self.pipelines, self.last_id
         for name, series in self._streams.items():
             n = len(series["t"])
             size = max(1, math.ceil(n / points))
@@ -160,8 +197,13 @@ class Points:
 
     def to_json(self) -> dict[str, Any]:
         """``{"streams": {stream: {"id", "t", "values": {input: [...]}, "score", "alarm"}},
-        "events": [...], "last_id": n}``."""
-        return {"streams": self._streams, "events": self._events, "last_id": self.last_id}
+        "events": [...], "pipelines": {stream: {"steps", "applied"}}, "last_id": n}``."""
+        return {
+            "streams": self._streams,
+            "events": self._events,
+            "pipelines": self.pipelines,
+            "last_id": self.last_id,
+        }
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -179,12 +221,33 @@ _COLUMNS = (
 )
 
 
+def pipelines(s: Session, device: str, streams: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The pipeline an operator last assigned to each of ``streams`` of ``device``: its steps,
+    and when its agent applied it (None while pending)."""
+    assigned = s.execute(
+        sa.select(Command.body, Command.delivered)
+        .join(Device, Device.id == Command.device_id)
+        .where(Device.name == device, Command.kind == "pipeline")
+        .order_by(Command.id.desc())
+    ).all()
+    found: dict[str, dict[str, Any]] = {}
+    for stream in streams:
+        for body, delivered in assigned:
+            if fnmatch.fnmatchcase(stream, body["streams"]):
+                steps = [step.get("step", "?") for step in body["spec"].get("steps", ())]
+                found[stream] = {"steps": steps, "applied": delivered}
+                break
+    return found
+
+
 def history(s: Session, device: str, *, points: int) -> Points:
-    """The newest readings and events of each stream of ``device``, downsampled to ``points``."""
+    """The newest readings and events of each stream of ``device``, downsampled to ``points``,
+    and the pipeline each stream was assigned."""
     r = StoredRecord
-    streams = s.scalars(sa.select(r.stream).where(r.device == device).distinct()).all()
     found = Points()
-    for stream in sorted(streams):
+    streams = s.scalars(_STREAMS, {"device": device}).all()
+    found.pipelines = pipelines(s, device, streams)
+    for stream in streams:
         # The key index (device, stream, kind, seq, name) serves each of these from its end.
         for kind, limit in (("reading", _HISTORY_READINGS), ("event", _HISTORY_EVENTS)):
             newest = (
