@@ -1,7 +1,8 @@
 """Wearables: heart rate and steps of people going about their day, one with an abnormal episode.
 
-Each wearer walks now and then (steps a minute, in bouts) and moves about between walks; the heart rate follows the effort with
-a lag of a couple of minutes, on top of a resting rate of their own. The injected fault: one
+Each wearer walks now and then (steps a minute, in bouts) and moves about between walks; the
+heart rate follows the effort with a lag of a couple of minutes, on top of a resting rate of
+their own. The injected fault: one
 wearer's heart races at rest for half an hour (a tachycardia episode): a rate far above what
 their walks reach, while the steps say they are sitting still.
 """
@@ -54,8 +55,8 @@ class Wearables:
     >>> watches = Wearables(seed=0, count=2, hours=6.0, start=0.0)
     >>> [(f.kind, f.machine, f.start / 3600) for f in watches.faults]
     [('racing heart', 'watch-1', 5.0)]
-    >>> during = [r for r in watches.readings() if r.stream == "watch-1" and r.timestamp == 5.25 * 3600]
-    >>> during[0].values["heart_rate"] > 140, during[0].values["steps"]
+    >>> at = {r.timestamp: r.values for r in watches.readings() if r.stream == "watch-1"}
+    >>> at[5.25 * 3600]["heart_rate"] > 140, at[5.25 * 3600]["steps"]
     (True, 0.0)
     """
 
