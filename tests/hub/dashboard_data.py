@@ -6,7 +6,9 @@ import math
 from typing import Any
 
 
-def machine(seq: int, t0: float, *, device: str = "press-7", stream: str = "pump-1") -> list[dict[str, Any]]:
+def machine(
+    seq: int, t0: float, *, device: str = "press-7", stream: str = "pump-1"
+) -> list[dict[str, Any]]:
     """Reading ``seq`` of a pump (temperature, vibration) one second apart from ``t0``; a bearing
     starts failing around reading 240, with its alarm event at 250."""
     t = t0 + seq
@@ -29,9 +31,9 @@ def machine(seq: int, t0: float, *, device: str = "press-7", stream: str = "pump
                   "detections": [detection]}},
     ]  # fmt: skip
     if alarm:
-        records.insert(0, {**base, "kind": "event", "name": "alarm",
-                           "body": {"score": score, "explanation": detection["explanation"],
-                                    "detector": "default", "model_version": "1bfe908688e7"}})  # fmt: skip
+        event = {"score": score, "explanation": detection["explanation"],
+                 "detector": "default", "model_version": "1bfe908688e7"}  # fmt: skip
+        records.insert(0, {**base, "kind": "event", "name": "alarm", "body": event})
     return records
 
 

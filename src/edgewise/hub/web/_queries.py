@@ -17,7 +17,7 @@ __all__ = ["STALE_AFTER_S", "DeviceRow", "Points", "device_exists", "fleet", "hi
 STALE_AFTER_S = 300.0
 """A device whose last record arrived longer ago than this is shown stale."""
 
-_HISTORY_READINGS = 5000
+_HISTORY_READINGS = 3000
 _HISTORY_EVENTS = 200
 _LIVE_LIMIT = 2000
 
@@ -46,26 +46,61 @@ class DeviceRow:
         return "stale" if now - self.last_seen > STALE_AFTER_S else "live"
 
 
+# (device, stream) pairs by a loose index scan of the records' key: one index seek per pair,
+# where a GROUP BY or DISTINCT reads every record (7 s for 1,000,000 on SQLite).
+_PAIRS = """
+WITH RECURSIVE pairs(device, stream) AS (
+    SELECT d.name, (SELECT min(r.stream) FROM records r WHERE r.device = d.name)
+    FROM devices d {where}
+    UNION ALL
+    SELECT p.device,
+           (SELECT min(r.stream) FROM records r WHERE r.device = p.device AND r.stream > p.stream)
+    FROM pairs p WHERE p.stream IS NOT NULL
+)
+"""
+_STREAMS = sa.text(
+    _PAIRS.format(where="WHERE d.name = :device")
+    + "SELECT stream FROM pairs WHERE stream IS NOT NULL ORDER BY stream"
+)
+# Then, per pair and kind, the newest record by seq, one more seek each: readings, summaries
+# and heartbeats all show a device alive.
+_LAST_SEEN = sa.text(
+    _PAIRS.format(where="")
+    + """
+SELECT p.device, k.kind,
+       (SELECT r.stored_at FROM records r
+        WHERE r.device = p.device AND r.stream = p.stream AND r.kind = k.kind
+        ORDER BY r.seq DESC LIMIT 1)
+FROM pairs p, (SELECT 'reading' AS kind UNION ALL SELECT 'summary' UNION ALL SELECT 'heartbeat') k
+WHERE p.stream IS NOT NULL
+"""
+)
+
+
 def fleet(s: Session) -> list[DeviceRow]:
     """Every device with when it was last heard from and how many streams it sends."""
-    r = StoredRecord
-    seen = (
-        sa.select(
-            r.device,
-            sa.func.max(r.stored_at).label("last_seen"),
-            sa.func.count(sa.distinct(r.stream)).label("streams"),
-        )
-        .group_by(r.device)
-        .subquery()
-    )
+    if s.get_bind().dialect.name == "postgresql":
+        # The planner prices the recursive scan far above its cost and JIT-compiles it:
+        # 50 ms of compiling for a 3 ms query.
+        s.execute(sa.text("SET LOCAL jit = off"))
+    seen: dict[str, list[float]] = {}
+    streams: dict[str, int] = {}
+    for device, kind, stored_at in s.execute(_LAST_SEEN):
+        streams[device] = streams.get(device, 0) + (kind == "reading")
+        if stored_at is not None:
+            seen.setdefault(device, []).append(stored_at)
     rows = s.execute(
-        sa.select(Device.name, Device.created, Device.revoked, seen.c.last_seen, seen.c.streams)
-        .outerjoin(seen, seen.c.device == Device.name)
-        .order_by(Device.name)
+        sa.select(Device.name, Device.created, Device.revoked).order_by(Device.name)
     ).all()
     return [
-        DeviceRow(name, created, revoked is not None, last_seen, streams or 0)
-        for name, created, revoked, last_seen, streams in rows
+        DeviceRow(
+            name,
+            created,
+            revoked is not None,
+            max(seen[name]) if name in seen else None,
+            streams.get(name, 0),
+        )
+        for name, created, revoked in rows
     ]
 
 
@@ -182,9 +217,8 @@ _COLUMNS = (
 def history(s: Session, device: str, *, points: int) -> Points:
     """The newest readings and events of each stream of ``device``, downsampled to ``points``."""
     r = StoredRecord
-    streams = s.scalars(sa.select(r.stream).where(r.device == device).distinct()).all()
     found = Points()
-    for stream in sorted(streams):
+    for stream in s.scalars(_STREAMS, {"device": device}).all():
         # The key index (device, stream, kind, seq, name) serves each of these from its end.
         for kind, limit in (("reading", _HISTORY_READINGS), ("event", _HISTORY_EVENTS)):
             newest = (

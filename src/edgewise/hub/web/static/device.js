@@ -29,9 +29,12 @@
     return el;
   }
 
+  const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
   function axes() {
     const common = { stroke: css("--muted"), grid: { stroke: css("--grid") }, ticks: { stroke: css("--grid") } };
-    return [common, { ...common, size: 56 }];
+    const x = { ...common, space: 90, values: (u, splits) => splits.map((t) => clock.format(new Date(t * 1000))) };
+    return [x, { ...common, size: 56 }];
   }
 
   function chartSize(host) {
@@ -69,8 +72,12 @@
     if (entry.charts[0] && entry.inputs === key) return entry.charts[0].setData(data);
     if (entry.charts[0]) entry.charts[0].destroy();
     entry.inputs = key;
-    const series = [{}, ...inputs.map((k, i) => ({ label: k, stroke: palette[i % palette.length], width: 1.5, spanGaps: false }))];
-    entry.charts[0] = new uPlot({ ...chartSize(entry.hosts[0]), series, axes: axes(), legend: { live: true } }, data, entry.hosts[0]);
+    // Each input on a scale of its own (their units differ); the first two get an axis each.
+    const colour = (i) => palette[i % palette.length];
+    const series = [{}, ...inputs.map((k, i) => ({ label: k, scale: k, stroke: colour(i), width: 1.5 }))];
+    const [x, y] = axes();
+    const sides = inputs.slice(0, 2).map((k, i) => ({ ...y, scale: k, side: i ? 1 : 3, stroke: colour(i), grid: { ...y.grid, show: i === 0 } }));
+    entry.charts[0] = new uPlot({ ...chartSize(entry.hosts[0]), series, axes: [x, ...sides] }, data, entry.hosts[0]);
   }
 
   function scoreChart(entry) {

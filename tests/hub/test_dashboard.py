@@ -1,0 +1,197 @@
+"""The dashboard over HTTP: who may see it, what its pages and chart data hold, and live points
+by Server-Sent Events, within one worker (SQLite) and across two (PostgreSQL LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from dashboard_data import run
+from hubtest import Server
+
+from edgewise.hub import add_device, add_user, create_app, upgrade
+from edgewise.hub.web._queries import Points
+from hub.hub_fixtures import PG_URL, _pg_admin_url
+
+PASSWORD = "correct horse battery"
+T0 = 1.7e9
+
+
+@contextmanager
+def sign_in(url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        answer = client.post("/login", data={"name": "ada", "password": PASSWORD})
+        assert answer.status_code == 303, answer.text
+        yield client
+
+
+def prepare(url: str) -> str:
+    """The database at ``url`` upgraded, with agent press-7 (fronting plc-1) and person ada."""
+    upgrade(url)
+    token = add_device(url, "press-7", covers=["plc-1"])
+    add_user(url, "ada", role="viewer", password=PASSWORD)
+    return token
+
+
+def ingest(url: str, token: str, records: list[dict[str, Any]]) -> None:
+    body = {"version": 1, "agent": "press-7", "records": records}
+    answer = httpx.post(
+        f"{url}/api/v1/ingest", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.text
+
+
+class Watch:
+    """A page's live feed of ``device``, read in a thread until its first batch of points."""
+
+    def __init__(self, client: httpx.Client, device: str, *, after: int, **headers: str) -> None:
+        self.client, self.device, self.after, self.headers = client, device, after, headers
+        self.subscribed = threading.Event()
+        self.points: dict[str, Any] | None = None
+        self.event_id = ""
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        path = f"/devices/{self.device}/live?after={self.after}"
+        with self.client.stream("GET", path, headers=self.headers) as stream:
+            for line in stream.iter_lines():
+                self.subscribed.set()  # the first line comes once the feed is subscribed
+                if line.startswith("id: "):
+                    self.event_id = line[4:]
+                elif line.startswith("data: "):
+                    self.points = json.loads(line[6:])
+                    return
+
+    def __enter__(self) -> Watch:
+        self.thread.start()
+        assert self.subscribed.wait(10), "the live feed did not answer"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "no live points arrived"
+
+
+@pytest.fixture
+def sqlite_hub(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    token = prepare(url)
+    with Server(create_app(db_url=url)) as server:
+        yield server.url, token
+
+
+def test_pages_send_strangers_to_sign_in_and_data_refuses_them(
+    sqlite_hub: tuple[str, str],
+) -> None:
+    url, _ = sqlite_hub
+    with httpx.Client(base_url=url) as stranger:
+        refused_and_static(stranger)
+
+
+def refused_and_static(stranger: httpx.Client) -> None:
+    for page in ("/", "/alerts", "/models", "/devices/press-7"):
+        answer = stranger.get(page)
+        assert answer.status_code == 303, page
+        assert answer.headers["location"].startswith("/login?next=")
+    for data in ("/devices/press-7/history", "/devices/press-7/live"):
+        assert stranger.get(data).status_code == 401, data
+    css = stranger.get("/static/dashboard.css")  # public: the sign-in page wears it too
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+    assert stranger.get("/static/../_app.py").status_code == 404
+    assert stranger.get("/static/vendor/uplot/LICENSE").status_code == 200
+
+
+def test_a_viewer_sees_the_fleet_and_a_devices_history(sqlite_hub: tuple[str, str]) -> None:
+    url, token = sqlite_hub
+    ingest(url, token, run(0, 260, T0))
+    with sign_in(url) as ada:
+        fleet = ada.get("/")
+        assert ada.get("/devices/press-7").status_code == 200
+        assert ada.get("/devices/nope").status_code == 404
+        history = ada.get("/devices/press-7/history").json()
+    assert fleet.status_code == 200
+    assert "default-src 'self'" in fleet.headers["content-security-policy"]
+    assert '<span class="badge live">live</span>' in fleet.text  # by hub time, not device time
+    assert '<span class="badge silent">silent</span>' in fleet.text  # plc-1 sent nothing
+    pump = history["streams"]["pump-1"]
+    assert len(pump["t"]) == 260
+    assert set(pump["values"]) == {"temp_c", "vibration_mm_s"}
+    assert pump["alarm"].count(True) == 1
+    [alarm] = history["events"]
+    assert alarm["name"] == "alarm"
+    assert alarm["explanation"].startswith("vibration")
+    assert history["last_id"] == 261  # 260 readings and one event
+
+
+def test_live_points_arrive_by_server_sent_events(sqlite_hub: tuple[str, str]) -> None:
+    url, token = sqlite_hub
+    ingest(url, token, run(0, 10, T0))
+    with sign_in(url) as ada:
+        with Watch(ada, "press-7", after=10) as watch:
+            ingest(url, token, run(10, 13, T0))
+        # A reconnecting page says what it saw last and gets what it missed at once.
+        ingest(url, token, run(13, 15, T0))
+        with Watch(ada, "press-7", after=0, **{"Last-Event-ID": "13"}) as again:
+            pass
+    assert watch.points is not None
+    assert watch.points["streams"]["pump-1"]["t"] == [T0 + 10, T0 + 11, T0 + 12]
+    assert watch.event_id == "13"
+    assert again.points is not None
+    assert again.points["streams"]["pump-1"]["t"] == [T0 + 13, T0 + 14]
+
+
+def test_history_keeps_the_highest_score_of_each_bucket() -> None:
+    points = Points()
+    for i in range(100):
+        score = 0.9 if i == 37 else 0.1
+        detection = {"score": score, "alarm": i == 37}
+        points.add_reading(i + 1, "s", float(i), {"values": {"x": 1.0}, "detections": [detection]})
+    series = points.downsampled(10).to_json()["streams"]["s"]
+    assert len(series["t"]) == 10
+    assert series["score"][3] == 0.9
+    assert series["alarm"] == [i == 3 for i in range(10)]
+    assert series["values"]["x"] == [1.0] * 10
+
+
+@pytest.fixture
+def dashboard_pg() -> Iterator[str]:
+    """A fresh schema in database ``test_dashboard`` (made if missing), dropped afterwards."""
+    import psycopg
+
+    admin = _pg_admin_url()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = 'test_dashboard'")
+        if found.fetchone() is None:
+            connection.execute("CREATE DATABASE test_dashboard")
+    own = PG_URL.rsplit("/", 1)[0] + "/test_dashboard"
+    schema = f"dashboard_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(own, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{own}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(own, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_live_points_cross_workers_through_postgresql(dashboard_pg: str) -> None:
+    token = prepare(dashboard_pg)
+    # Two hub workers on one database: the page watches one, the agent sends to the other.
+    with (
+        Server(create_app(db_url=dashboard_pg)) as one,
+        Server(create_app(db_url=dashboard_pg)) as two,
+    ):
+        ingest(one.url, token, run(0, 5, T0))
+        with sign_in(two.url) as ada, Watch(ada, "press-7", after=5) as watch:
+            ingest(one.url, token, run(5, 8, T0))
+        assert watch.points is not None
+        assert watch.points["streams"]["pump-1"]["t"] == [T0 + 5, T0 + 6, T0 + 7]
+        assert watch.event_id == "8"
