@@ -74,14 +74,14 @@ def broker_of(url: str) -> Broker:
     return Broker(parts.hostname, port)
 
 
-def _provision(db: str, fleet: Fleet) -> tuple[str, str, str]:
-    """A one-time admin (name, random password) and the agent's token covering the fleet."""
+def _provision(db: str, fleet: Fleet, *, role: str) -> tuple[str, str, str]:
+    """A one-time person (name, random password) and the agent's token covering the fleet."""
     from edgewise.hub import ConflictError, add_device, add_user, list_users, rotate_device
 
     taken = {u["name"] for u in list_users(db)}
     name = "demo" if "demo" not in taken else f"demo-{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(12)
-    add_user(db, name, role="admin", password=password, actor="demo")
+    add_user(db, name, role=role, password=password, actor="demo")
     try:
         token = add_device(db, GATEWAY, covers=list(fleet.kinds), actor="demo")
     except ConflictError:  # a database an earlier demo used: the gateway gets a new token
@@ -230,7 +230,7 @@ def _free_port() -> socket.socket:
     return sock
 
 
-def _guide(url: str, name: str, password: str, fleet: Fleet, speed: float) -> str:
+def _guide(url: str, name: str, password: str, fleet: Fleet, speed: float, *, kept: bool) -> str:
     bearing = next(f for f in fleet.faults if f.kind == "bearing wear")
     lines = [
         f"edgewise demo: {len(fleet.kinds)} simulated devices (3 machines, "
@@ -239,7 +239,8 @@ def _guide(url: str, name: str, password: str, fleet: Fleet, speed: float) -> st
         "",
         f"  dashboard  {url}/",
         f"  sign in    {name}",
-        f"  password   {password}   (shown once; this admin lasts as long as the demo)",
+        f"  password   {password}   (shown once; "
+        f"{'disabled' if kept else 'gone'} when the demo ends)",
         "",
         "Open a device to watch its readings and scores arrive live; the injected faults:",
     ]
@@ -265,7 +266,7 @@ def run_web_demo(
     db: str | None,
 ) -> None:
     """Run the demo on the dashboard until Ctrl-C (SIGINT), SIGTERM or ``duration`` seconds."""
-    from edgewise.hub import ConflictError, HubError, disable_user, upgrade
+    from edgewise.hub import HubError, disable_user, upgrade
 
     stop = threading.Event()
 
@@ -281,9 +282,12 @@ def run_web_demo(
     try:
         try:
             upgrade(db_url)
-            login, password, token = _provision(db_url, fleet)
+            # An admin in a database thrown away at the end; in one that stays (--db), an
+            # operator, so that disabling it at the end never meets "the last admin".
+            role = "admin" if db is None else "operator"
+            login, password, token = _provision(db_url, fleet, role=role)
         except HubError as error:
-            raise InputError(f"--db {db}: {error}") from None
+            raise InputError(f"the hub's database: {error}") from None
         sock = _free_port()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = _agent_config(
@@ -297,7 +301,7 @@ def run_web_demo(
                 if broker is not None
                 else contextlib.nullcontext(),
             ):
-                print(_guide(url, login, password, fleet, speed), flush=True)
+                print(_guide(url, login, password, fleet, speed, kept=db is not None), flush=True)
                 ended = time.monotonic() + (duration if duration is not None else float("inf"))
                 while not stop.wait(0.2) and time.monotonic() < ended:
                     if agent.poll() is not None:
@@ -310,6 +314,5 @@ def run_web_demo(
             sock.close()
     finally:
         if db is not None and login is not None:
-            with contextlib.suppress(ConflictError):  # the database's only admin: it stays
-                disable_user(db, login, actor="demo")
+            disable_user(db, login, actor="demo")
         shutil.rmtree(folder, ignore_errors=True)
