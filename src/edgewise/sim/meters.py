@@ -1,10 +1,10 @@
 """Smart meters: households' electricity demand over a day, one of them with a demand spike.
 
-Each household has a base load (fridge, standby), a morning and an evening peak that differ from
-house to house, and appliances switching on and off (a kettle, an oven, a washing machine).
-The injected fault: one household
-suddenly draws several kilowatts more for three quarters of an hour (a faulty heater, an
-unplanned charger), far beyond its own daily peak.
+Each household has a base load (fridge, standby) and a morning and an evening peak that differ
+from house to house; appliances coming and going make the demand wander around that profile
+(smoothed, as a meter reporting each minute's mean sees it). The injected fault: one household
+suddenly draws 7 kW more for three quarters of an hour (a faulty heater, an unplanned charger),
+far beyond its own daily peak.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from edgewise.stream import Array, Reading
 
 from ._signals import during, readings_of
-from .plant import Fault
+from .plant import Fault, _ar1
 
 __all__ = ["METER_UNITS", "Meters", "demand_spike"]
 
@@ -55,8 +55,9 @@ class Meters:
     >>> [(f.kind, f.machine, f.start / 3600) for f in meters.faults]
     [('demand spike', 'meter-03', 4.0)]
     >>> by_time = {r.timestamp: r for r in meters.readings() if r.stream == "meter-03"}
-    >>> round(by_time[3.0 * 3600].values["power"]), round(by_time[4.5 * 3600].values["power"])
-    (0, 7)
+    >>> before, during = (by_time[h * 3600].values["power"] for h in (3.5, 4.5))
+    >>> before < 2.0, during - before > 6.0
+    (True, True)
     """
 
     def __init__(
@@ -104,10 +105,8 @@ class Meters:
             + rng.uniform(0.5, 1.2) * peak(rng.normal(7.5, 0.5), 1.0)
             + rng.uniform(1.0, 2.0) * peak(rng.normal(19.0, 0.7), 1.5)
         )
-        # Appliances: on at random moments for 5 to 40 minutes, 1 to 2.5 kW each.
-        for at in np.flatnonzero(rng.random(n) < 2.0 / (24.0 * _HOUR / self.period)):
-            steps = int(rng.uniform(5.0, 40.0) * 60.0 / self.period)
-            power[at : at + steps] += rng.uniform(1.0, 2.5)
+        # Appliances come and go: smoothed over the minute, a slow wander of the demand.
+        power += _ar1(rng, n, phi=0.97, sd=0.08)
         for fault in self.faults:
             if fault.machine == name and fault.kind == "demand spike":
                 power[during(fault, elapsed)] += 7.0
