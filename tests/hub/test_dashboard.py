@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from dashboard_data import run
-from hubtest import Server
+from hubtest import Hub, Server
 
-from edgewise.hub import add_device, add_user, create_app, upgrade
+from edgewise.hub import add_device, add_user, create_app, queue_command, upgrade
 from edgewise.hub.web._queries import Points
 from hub.hub_fixtures import PG_URL, _pg_admin_url
 
@@ -40,8 +40,10 @@ def prepare(url: str) -> str:
     return token
 
 
-def ingest(url: str, token: str, records: list[dict[str, Any]]) -> None:
-    body = {"version": 1, "agent": "press-7", "records": records}
+def ingest(
+    url: str, token: str, records: list[dict[str, Any]], *, acked: tuple[int, ...] = ()
+) -> None:
+    body = {"version": 1, "agent": "press-7", "records": records, "acked_commands": acked}
     answer = httpx.post(
         f"{url}/api/v1/ingest", json=body, headers={"Authorization": f"Bearer {token}"}
     )
@@ -80,17 +82,17 @@ class Watch:
 
 
 @pytest.fixture
-def sqlite_hub(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    token = prepare(url)
-    with Server(create_app(db_url=url)) as server:
-        yield server.url, token
+def sqlite_hub(tmp_path: Path) -> Iterator[Hub]:
+    db_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    token = prepare(db_url)
+    with Server(create_app(db_url=db_url)) as server:
+        yield Hub(db_url, server.url, token)
 
 
 def test_pages_send_strangers_to_sign_in_and_data_refuses_them(
-    sqlite_hub: tuple[str, str],
+    sqlite_hub: Hub,
 ) -> None:
-    url, _ = sqlite_hub
+    url = sqlite_hub.url
     with httpx.Client(base_url=url) as stranger:
         refused_and_static(stranger)
 
@@ -109,9 +111,12 @@ def refused_and_static(stranger: httpx.Client) -> None:
     assert stranger.get("/static/vendor/uplot/LICENSE").status_code == 200
 
 
-def test_a_viewer_sees_the_fleet_and_a_devices_history(sqlite_hub: tuple[str, str]) -> None:
-    url, token = sqlite_hub
-    ingest(url, token, run(0, 260, T0))
+def test_a_viewer_sees_the_fleet_and_a_devices_history(sqlite_hub: Hub) -> None:
+    url, token = sqlite_hub.url, sqlite_hub.token
+    spec = {"version": 1, "steps": [{"step": "hampel"}, {"step": "default"}]}
+    body = {"spec": spec, "streams": "pump-*"}
+    assigned = queue_command(sqlite_hub.db_url, "press-7", "pipeline", body=body)
+    ingest(url, token, run(0, 260, T0), acked=(assigned,))
     with sign_in(url) as ada:
         fleet = ada.get("/")
         assert ada.get("/devices/press-7").status_code == 200
@@ -129,10 +134,13 @@ def test_a_viewer_sees_the_fleet_and_a_devices_history(sqlite_hub: tuple[str, st
     assert alarm["name"] == "alarm"
     assert alarm["explanation"].startswith("vibration")
     assert history["last_id"] == 261  # 260 readings and one event
+    [pump_pipeline] = history["pipelines"].values()
+    assert pump_pipeline["steps"] == ["hampel", "default"]
+    assert pump_pipeline["applied"] is not None  # the agent acknowledged it
 
 
-def test_live_points_arrive_by_server_sent_events(sqlite_hub: tuple[str, str]) -> None:
-    url, token = sqlite_hub
+def test_live_points_arrive_by_server_sent_events(sqlite_hub: Hub) -> None:
+    url, token = sqlite_hub.url, sqlite_hub.token
     ingest(url, token, run(0, 10, T0))
     with sign_in(url) as ada:
         with Watch(ada, "press-7", after=10) as watch:

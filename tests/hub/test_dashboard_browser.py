@@ -14,7 +14,7 @@ import pytest
 from dashboard_data import run
 from hubtest import Hub, Server
 
-from edgewise.hub import add_device, add_user, create_app, upgrade
+from edgewise.hub import add_device, add_user, create_app, queue_command, upgrade
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -48,8 +48,10 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
         hub = Hub(url, server.url, token)
         # Five minutes of a pump whose bearing starts failing, and a conveyor, up to now.
         t0 = time.time() - 290
+        spec = {"version": 1, "steps": [{"step": "hampel"}, {"step": "default"}]}
+        assigned = queue_command(url, "press-7", "pipeline", body={"spec": spec, "streams": "*"})
         for first in range(0, 280, 70):
-            assert hub.post(run(first, first + 70, t0)).status_code == 200
+            assert hub.post(run(first, first + 70, t0), acked=[assigned]).status_code == 200
         assert hub.post(run(0, 280, t0, device="plc-1", stream="conveyor")).status_code == 200
         yield hub
 
@@ -106,6 +108,7 @@ def test_sign_in_see_the_fleet_and_a_live_point_arrive(
         page.wait_for_selector("[data-stream='pump-1'] .uplot")
         page.wait_for_selector("#live-status[data-state='live']")
         assert page.locator("#events-body tr").count() == 1  # the bearing's alarm
+        assert "hampel → default (applied" in page.locator(".pipeline").inner_text()
         before = int(page.locator("#device").get_attribute("data-last-id") or 0)
 
         # A new batch through the ingest API while the page is open: the chart gets its points.

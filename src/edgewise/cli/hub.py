@@ -148,6 +148,9 @@ def run(
         ssl_certfile=None if tls_cert is None else str(tls_cert),
         ssl_keyfile=None if tls_key is None else str(tls_key),
         log_level=log_level.lower(),
+        # An open dashboard page holds a Server-Sent Events stream for as long as it is open;
+        # without a bound, a shutdown would wait for every browser tab to close.
+        timeout_graceful_shutdown=5,
     )
 
 

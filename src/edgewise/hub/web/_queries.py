@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .._models import Device, StoredRecord
+from .._models import Command, Device, StoredRecord
 
 __all__ = ["STALE_AFTER_S", "DeviceRow", "Points", "device_exists", "fleet", "history", "stored"]
 
@@ -119,6 +120,7 @@ class Points:
     def __init__(self) -> None:
         self._streams: dict[str, dict[str, Any]] = {}
         self._events: list[dict[str, Any]] = []
+        self.pipelines: dict[str, dict[str, Any]] = {}
         self.last_id = 0
 
     def _stream(self, name: str) -> dict[str, Any]:
@@ -177,7 +179,7 @@ class Points:
         [0.5, 2.5, 4.5, 6.5, 8.5]
         """
         out = Points()
-        out._events, out.last_id = self._events, self.last_id
+        out._events, out.pipelines, out.last_id = self._events, self.pipelines, self.last_id
         for name, series in self._streams.items():
             n = len(series["t"])
             size = max(1, math.ceil(n / points))
@@ -195,8 +197,13 @@ class Points:
 
     def to_json(self) -> dict[str, Any]:
         """``{"streams": {stream: {"id", "t", "values": {input: [...]}, "score", "alarm"}},
-        "events": [...], "last_id": n}``."""
-        return {"streams": self._streams, "events": self._events, "last_id": self.last_id}
+        "events": [...], "pipelines": {stream: {"steps", "applied"}}, "last_id": n}``."""
+        return {
+            "streams": self._streams,
+            "events": self._events,
+            "pipelines": self.pipelines,
+            "last_id": self.last_id,
+        }
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -214,11 +221,33 @@ _COLUMNS = (
 )
 
 
+def pipelines(s: Session, device: str, streams: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The pipeline an operator last assigned to each of ``streams`` of ``device``: its steps,
+    and when its agent applied it (None while pending)."""
+    assigned = s.execute(
+        sa.select(Command.body, Command.delivered)
+        .join(Device, Device.id == Command.device_id)
+        .where(Device.name == device, Command.kind == "pipeline")
+        .order_by(Command.id.desc())
+    ).all()
+    found: dict[str, dict[str, Any]] = {}
+    for stream in streams:
+        for body, delivered in assigned:
+            if fnmatch.fnmatchcase(stream, body["streams"]):
+                steps = [step.get("step", "?") for step in body["spec"].get("steps", ())]
+                found[stream] = {"steps": steps, "applied": delivered}
+                break
+    return found
+
+
 def history(s: Session, device: str, *, points: int) -> Points:
-    """The newest readings and events of each stream of ``device``, downsampled to ``points``."""
+    """The newest readings and events of each stream of ``device``, downsampled to ``points``,
+    and the pipeline each stream was assigned."""
     r = StoredRecord
     found = Points()
-    for stream in s.scalars(_STREAMS, {"device": device}).all():
+    streams = s.scalars(_STREAMS, {"device": device}).all()
+    found.pipelines = pipelines(s, device, streams)
+    for stream in streams:
         # The key index (device, stream, kind, seq, name) serves each of these from its end.
         for kind, limit in (("reading", _HISTORY_READINGS), ("event", _HISTORY_EVENTS)):
             newest = (

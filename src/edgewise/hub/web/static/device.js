@@ -48,6 +48,8 @@
     head.append(element("h2", { id }, name));
     const latest = element("p", { class: "latest" });
     head.append(latest);
+    const pipeline = element("p", { class: "pipeline" });
+    head.append(pipeline);
     const charts = element("div", { class: "charts" });
     const hosts = ["Readings", "Anomaly score"].map((caption) => {
       const figure = element("figure", { "aria-label": `${caption} of ${name}` });
@@ -60,7 +62,7 @@
     section.append(head, charts);
     document.getElementById("streams").append(section);
     document.getElementById("no-streams").hidden = true;
-    const entry = { t: [], values: {}, score: [], alarm: [], hosts, latest, charts: [null, null], inputs: "" };
+    const entry = { t: [], values: {}, score: [], alarm: [], hosts, latest, pipeline, charts: [null, null], inputs: "" };
     streams.set(name, entry);
     return entry;
   }
@@ -149,6 +151,12 @@
     document.getElementById("no-events").hidden = true;
   }
 
+  function showPipeline(entry, assigned) {
+    if (!assigned) return;
+    const state = assigned.applied ? `applied ${timeFmt.format(new Date(assigned.applied * 1000))}` : "pending";
+    entry.pipeline.replaceChildren("Pipeline: ", element("code", {}, assigned.steps.join(" → ")), ` (${state})`);
+  }
+
   function merge(points) {
     for (const [name, s] of Object.entries(points.streams)) {
       const entry = streams.get(name) || newStream(name);
@@ -156,6 +164,7 @@
       valuesChart(entry);
       scoreChart(entry);
       showLatest(entry);
+      if (points.pipelines) showPipeline(entry, points.pipelines[name]);
     }
     points.events.forEach(addEvent);
     lastId = Math.max(lastId, points.last_id);
