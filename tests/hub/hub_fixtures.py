@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from edgewise.hub import upgrade
-from hub.hubtest import Hub, serve
+from hub.hubtest import Hub, add_people, serve
 
 PG_URL = os.environ.get("EDGEWISE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -66,3 +66,10 @@ def hub(db_url: str) -> Iterator[Hub]:
     server, token = serve(db_url)
     with server:
         yield Hub(db_url, server.url, token)
+
+
+@pytest.fixture
+def staffed(hub: Hub) -> Hub:
+    """A running hub with one person of each role (``hubtest.PEOPLE``)."""
+    add_people(hub.db_url)
+    return hub

@@ -1,4 +1,5 @@
-"""Helpers for the hub's tests: a real server in a thread, a client for one agent, records."""
+"""Helpers for the hub's tests: a real server in a thread, a client for one agent, records,
+and clients signed in as people."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import gzip
 import json
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from edgewise.hub import add_device, create_app
+from edgewise.hub import CSRF_HEADER, add_device, add_user, create_app
 
 
 class Server:
@@ -96,3 +99,33 @@ def reading(seq: int, device: str = "press-7", stream: str = "pump-1") -> dict[s
         "received": 1.7e9 + seq + 0.01,
         "body": {"values": {"temp": 20.0 + seq, "rpm": None}, "flags": {}, "detections": []},
     }
+
+
+PASSWORD = "correct horse battery staple"
+"""Every test person's password."""
+
+PEOPLE = {"ada": "admin", "otto": "operator", "vera": "viewer"}
+"""The test people by name, one of each role."""
+
+
+def add_people(db_url: str) -> None:
+    """Add :data:`PEOPLE`, each with :data:`PASSWORD`."""
+    for name, role in PEOPLE.items():
+        add_user(db_url, name, role=role, password=PASSWORD)
+
+
+def sign_in(client: httpx.Client, name: str, password: str = PASSWORD) -> httpx.Client:
+    """``client`` signed in as ``name``, sending the session's CSRF token on every request."""
+    answer = client.post(
+        "/login", data={"name": name, "password": password}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+    client.headers[CSRF_HEADER] = client.get("/api/v1/me").json()["csrf_token"]
+    return client
+
+
+@contextmanager
+def person(url: str, name: str | None, **options: Any) -> Iterator[httpx.Client]:
+    """A client of the hub at ``url``, signed in as ``name`` unless it is None."""
+    with httpx.Client(base_url=url, timeout=30, **options) as client:
+        yield client if name is None else sign_in(client, name)

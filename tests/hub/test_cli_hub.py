@@ -135,7 +135,24 @@ def test_tls_lets_the_hub_listen_beyond_loopback(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["device"], ["device", "add"], ["device", "revoke"], ["relearn"]]
+    "command",
+    [
+        [],
+        ["run"],
+        ["device"],
+        ["device", "add"],
+        ["device", "rotate"],
+        ["device", "revoke"],
+        ["device", "decommission"],
+        ["device", "list"],
+        ["admin"],
+        ["admin", "create"],
+        ["user"],
+        ["user", "add"],
+        ["user", "list"],
+        ["user", "disable"],
+        ["relearn"],
+    ],
 )
 def test_every_hub_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, ["hub", *command, "--help"])

@@ -10,27 +10,38 @@ from sqlalchemy.orm import Session
 
 from ._db import Db, within
 from ._models import AuditEntry
+from ._text import printable
 
 __all__ = ["audit", "audit_entries", "count_since"]
 
 
 def audit(
-    s: Session, *, actor: str, action: str, target: str, detail: dict[str, Any] | None = None
+    s: Session,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any] | None = None,
+    at: float | None = None,
 ) -> None:
     """Add an entry in the caller's transaction: it is kept exactly when the change is.
 
-    ``detail`` never holds a password or a token.
+    ``detail`` never holds a password or a token; ``at`` is now unless given.
     """
-    # A name typed at the sign-in form may be anything: keep what fits the column.
     s.add(
         AuditEntry(
-            at=time.time(),
-            actor=actor[:200],
+            at=time.time() if at is None else at,
+            actor=_column(actor),
             action=action,
-            target=target[:200],
+            target=_column(target),
             detail=detail or {},
         )
     )
+
+
+def _column(text: str) -> str:
+    # A name typed at the sign-in form may be anything: keep what the column and database take.
+    return printable(text[:200])
 
 
 def count_since(s: Session, *, action: str, target: str, since: float) -> int:
@@ -41,7 +52,7 @@ def count_since(s: Session, *, action: str, target: str, since: float) -> int:
             .select_from(AuditEntry)
             .where(
                 AuditEntry.action == action,
-                AuditEntry.target == target[:200],
+                AuditEntry.target == _column(target),
                 AuditEntry.at >= since,
             )
         )

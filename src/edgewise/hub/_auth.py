@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.security import APIKeyCookie
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -61,6 +62,13 @@ CSRF_FIELD = "csrf_token"
 """The form field a web form carries the CSRF token in (scripts send :data:`CSRF_HEADER`)."""
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+# Declared so that the OpenAPI description says how people authenticate; refusals are ours.
+_session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description=f"Set by POST /login; unsafe methods also send {CSRF_HEADER} (GET /api/v1/me).",
+    auto_error=False,
+)
 _STATUS: dict[type[HubError], int] = {NotFoundError: 404, ConflictError: 409}
 
 
@@ -121,15 +129,18 @@ async def _csrf(request: Request) -> str:
     return sent or ""
 
 
-def person(role: Role = "viewer", *, page: bool = False) -> Callable[[Request], Awaitable[Person]]:
+def person(
+    role: Role = "viewer", *, page: bool = False
+) -> Callable[[Request, str | None], Awaitable[Person]]:
     """A dependency: the signed-in person, if their role is ``role`` or above.
 
     Unsafe methods must carry the session's CSRF token too. Refusals are 401 (no session),
     403 (lower role, no CSRF token); ``page`` routes send 303 to the sign-in page instead of 401.
     """
 
-    async def signed_in(request: Request) -> Person:
-        cookie = request.cookies.get(SESSION_COOKIE)
+    async def signed_in(
+        request: Request, cookie: Annotated[str | None, Depends(_session_cookie)]
+    ) -> Person:
         found = None if not cookie else await run_in_threadpool(_signed_in, request, cookie)
         if found is None:
             raise Refused(

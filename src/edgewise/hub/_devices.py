@@ -20,6 +20,7 @@ from ._db import Db, within
 from ._errors import ConflictError, HubError, NotFoundError
 from ._models import Command, Device, Token, TokenDevice
 from ._secrets import digest, new_secret
+from ._text import has_control
 
 __all__ = [
     "LOCAL_ACTOR",
@@ -36,6 +37,8 @@ LOCAL_ACTOR = "local"
 
 
 def _device(s: Session, name: str) -> Device | None:
+    if has_control(name):  # never stored, and PostgreSQL refuses NUL even in a query
+        return None
     return s.scalars(sa.select(Device).where(Device.name == name)).one_or_none()
 
 
@@ -106,6 +109,8 @@ def add_device(
     for each in names:
         if not each or len(each) > 200:
             raise HubError(f"a device name has 1 to 200 characters, not {len(each)}")
+        if has_control(each):
+            raise HubError(f"a device name has no control characters: {each!r}")
     key = None if signing_key is None else _signing_key(signing_key)
     now = time.time()
     with within(db) as s:
@@ -146,13 +151,13 @@ def rotate_device(db: Db, name: str, *, actor: str = LOCAL_ACTOR) -> str:
             )
         _revoke_tokens(s, device, now)
         # The owner first, as add_device made it; then what it fronts.
-        ordered = [device, *sorted((d for d in covered if d.id != device.id), key=_by_name)]
+        ordered = [device, *sorted((d for d in covered if d.id != device.id), key=_name)]
         token = _issue(s, device, ordered, now)
         audit(s, actor=actor, action="device.rotate", target=name)
     return token
 
 
-def _by_name(device: Device) -> str:
+def _name(device: Device) -> str:
     return device.name
 
 
@@ -201,19 +206,19 @@ def list_devices(db: Db) -> list[dict[str, Any]]:
         return [
             {
                 "name": d.name,
-                "status": (
-                    "decommissioned"
-                    if d.decommissioned is not None
-                    else "revoked"
-                    if d.revoked is not None
-                    else "active"
-                ),
+                "status": _status(d),
                 "created": d.created,
                 "covers": sorted(covers.get(d.id, ())),
                 "signing_key": d.signing_key,
             }
             for d in s.scalars(sa.select(Device).order_by(Device.name))
         ]
+
+
+def _status(device: Device) -> str:
+    if device.decommissioned is not None:
+        return "decommissioned"
+    return "active" if device.revoked is None else "revoked"
 
 
 def queue_command(
@@ -232,6 +237,8 @@ def queue_command(
     body = body or {}
     if kind == "relearn" and not stream:
         raise HubError("a relearn command names the stream to relearn")
+    if stream is not None and has_control(stream):
+        raise HubError(f"a stream name has no control characters: {stream!r}")
     if kind == "pipeline" and not (
         isinstance(body.get("spec"), dict) and isinstance(body.get("streams"), str)
     ):

@@ -112,6 +112,8 @@ def _role(role: str) -> Role:
 
 
 def _user(s: Session, name: str) -> User | None:
+    if not _NAME.fullmatch(name):  # never stored (and may hold a NUL PostgreSQL refuses)
+        return None
     return s.scalars(sa.select(User).where(User.name == name)).one_or_none()
 
 
@@ -191,12 +193,12 @@ def sign_in(db: Db, name: str, password: str, *, now: float | None = None) -> Si
     with within(db) as s:
         failures = count_since(s, action="login.failed", target=name, since=now - LOGIN_WINDOW_S)
         if failures >= LOGIN_LIMIT:
-            audit(s, actor=name, action="login.throttled", target=name)
+            audit(s, actor=name, action="login.throttled", target=name, at=now)
             return SignIn(None, retry_after_s=LOGIN_WINDOW_S)
         user = _user(s, name)
         matched = _verify(_DECOY if user is None else user.password_hash, password)
         if user is None or not matched or user.disabled is not None:
-            audit(s, actor=name, action="login.failed", target=name)
+            audit(s, actor=name, action="login.failed", target=name, at=now)
             return SignIn(None)
         # Sessions that ran out are dropped as their owner signs in again.
         s.execute(
@@ -210,7 +212,7 @@ def sign_in(db: Db, name: str, password: str, *, now: float | None = None) -> Si
                 user_id=user.id, sha256=digest(cookie), created=now, expires=now + SESSION_S
             )
         )
-        audit(s, actor=name, action="login", target=name)
+        audit(s, actor=name, action="login", target=name, at=now)
         return SignIn(cookie)
 
 

@@ -57,6 +57,6 @@ def downgrade() -> None:
     op.drop_index("audit_action_target_at", table_name="audit")
     for table in ("audit", "login_sessions", "users"):
         op.drop_table(table)
-    with op.batch_alter_table("devices") as devices:
-        devices.drop_column("decommissioned")
-        devices.drop_column("signing_key")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of devices would break its foreign keys.
+    op.drop_column("devices", "decommissioned")
+    op.drop_column("devices", "signing_key")
