@@ -19,8 +19,10 @@ from typing import Any
 import httpx
 import pytest
 from test_dashboard_browser import chromium  # noqa: F401 (a fixture)
+from typer.testing import CliRunner
 
 from edgewise.bench._services import Mosquitto
+from edgewise.cli import app
 from edgewise.hub import list_users
 from edgewise.sim import Fleet
 
@@ -155,6 +157,18 @@ def test_demo_over_a_broker_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     # The database stays, with the demo's person disabled: its printed password opens nothing.
     status = {u["name"]: (u["role"], u["status"]) for u in list_users(pg_url)}
     assert status[running.name] == ("operator", "disabled")
+
+
+def test_demo_refuses_a_bad_broker_or_terminal_with_infrastructure_in_one_line() -> None:
+    runner = CliRunner()
+    for options, message in (
+        (["--broker", "http://x"], "--broker takes mqtt://HOST[:PORT], not 'http://x'"),
+        (["--broker", "mqtt://127.0.0.1:1"], "no MQTT broker at 127.0.0.1:1"),
+        (["--terminal", "--db", "sqlite:///x.db"], "--broker and --db are for the dashboard"),
+    ):
+        result = runner.invoke(app, ["demo", *options])
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr and "Traceback" not in result.output
 
 
 def test_demo_in_chromium_a_live_point_arrives(tmp_path: Path, chromium: Any) -> None:  # noqa: F811

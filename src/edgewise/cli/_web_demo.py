@@ -190,8 +190,11 @@ def _hub(db: str, sock: socket.socket) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _publishing(broker: Broker, fleet: Fleet, *, seed: int, speed: float) -> Iterator[None]:
-    """The fleet's devices publish their readings to ``broker`` (JSON, QoS 1), in a thread."""
+def _publishing(
+    broker: Broker, fleet: Fleet, *, seed: int, speed: float, failed: threading.Event
+) -> Iterator[None]:
+    """The fleet's devices publish their readings to ``broker`` (JSON, QoS 1), in a thread;
+    ``failed`` is set if the broker stops taking them."""
     from edgewise.agent import Inbound, MqttPublisher
     from edgewise.agent.inputs.replay import ReplayInput, SimulatorInputConfig
 
@@ -215,7 +218,12 @@ def _publishing(broker: Broker, fleet: Fleet, *, seed: int, speed: float) -> Ite
         for r in message.payload:
             values = {k: None if v != v else v for k, v in r.values.items()}  # nan: missing
             body = {"stream": r.stream, "timestamp": r.timestamp, "values": values}
-            publish(f"{_TOPIC}/{r.stream}", json.dumps(body).encode(), 1, False)
+            if failed.is_set():
+                return
+            try:
+                publish(f"{_TOPIC}/{r.stream}", json.dumps(body).encode(), 1, False)
+            except (ConnectionError, TimeoutError, RuntimeError):
+                failed.set()  # the demo stops and says why; the input thread ends quietly
 
     source.start(send)
     try:
@@ -269,6 +277,11 @@ def run_web_demo(
     """Run the demo on the dashboard until Ctrl-C (SIGINT), SIGTERM or ``duration`` seconds."""
     from edgewise.hub import HubError, disable_user, upgrade
 
+    if broker is not None:
+        try:
+            socket.create_connection((broker.host, broker.port), timeout=5).close()
+        except OSError as error:
+            raise InputError(f"no MQTT broker at {broker.host}:{broker.port}: {error}") from None
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -298,9 +311,10 @@ def run_web_demo(
         )
         agent = _start_agent(config, folder / "agent.log")
         try:
+            lost = threading.Event()  # the broker stopped taking the devices' readings
             with (
                 _hub(db_url, sock),
-                _publishing(broker, fleet, seed=seed, speed=speed)
+                _publishing(broker, fleet, seed=seed, speed=speed, failed=lost)
                 if broker is not None
                 else contextlib.nullcontext(),
             ):
@@ -310,6 +324,8 @@ def run_web_demo(
                     if agent.poll() is not None:
                         log = (folder / "agent.log").read_text(errors="replace")[-2000:]
                         raise RuntimeError(f"the agent stopped (exit {agent.returncode}):\n{log}")
+                    if lost.is_set():
+                        raise RuntimeError("the MQTT broker stopped taking the devices' readings")
                 print("edgewise demo: stopping", flush=True)
                 _stop_agent(agent)  # first, so its last records reach the hub
         finally:
