@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_dashboard_browser import chromium  # noqa: F401 (a fixture)
+from test_dashboard_browser import SHOTS, chromium  # noqa: F401 (a fixture)
 from typer.testing import CliRunner
 
 from edgewise.bench._services import Mosquitto
@@ -194,6 +194,11 @@ def test_demo_in_chromium_a_live_point_arrives(tmp_path: Path, chromium: Any) ->
             )
             seconds = time.monotonic() - running.printed_at
             print(f"first live point in Chromium {seconds:.1f} s after the login was printed")
+            # The demand spike's alarm arrives live too (about 25 s in at this speed).
+            expect(page.locator("#events-body tr").first).to_contain_text(
+                "outside its normal range", timeout=90_000
+            )
+            page.screenshot(path=SHOTS / "demo-meter.png", full_page=True)
         finally:
             context.close()
         running.interrupt()

@@ -291,8 +291,8 @@ def run_web_demo(
         signal.signal(signum, on_signal)
     folder = Path(tempfile.mkdtemp(prefix="edgewise-demo-"))
     db_url = db or f"sqlite:///{folder / 'hub.db'}"
-    # The story starts at 06:00 UTC this morning, the plant's day shift, whatever the hour:
-    # the fleet's detectors learn from scratch, and the day's first hours teach them most.
+    # The story starts at the latest 06:00 UTC, the plant's day shift, whatever the hour: the
+    # fleet's detectors learn from scratch, and the day's first hours teach them most.
     fleet = Fleet(seed=seed, start=(time.time() - _SIX) // _DAY * _DAY + _SIX)
     login: str | None = None
     try:
