@@ -7,36 +7,27 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from dashboard_data import run
-from hubtest import Hub, Server
+from hubtest import Hub, Server, add_people, person
 
-from edgewise.hub import add_device, add_user, create_app, queue_command, upgrade
+from edgewise.hub import add_device, create_app, queue_command, upgrade
 from edgewise.hub.web._queries import Points
 from hub.hub_fixtures import PG_URL, _pg_admin_url
 
-PASSWORD = "correct horse battery"
 T0 = 1.7e9
 
 
-@contextmanager
-def sign_in(url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, timeout=10) as client:
-        answer = client.post("/login", data={"name": "ada", "password": PASSWORD})
-        assert answer.status_code == 303, answer.text
-        yield client
-
-
 def prepare(url: str) -> str:
-    """The database at ``url`` upgraded, with agent press-7 (fronting plc-1) and person ada."""
+    """The database at ``url`` upgraded, with agent press-7 (fronting plc-1) and the test
+    people (vera is the viewer)."""
     upgrade(url)
     token = add_device(url, "press-7", covers=["plc-1"])
-    add_user(url, "ada", role="viewer", password=PASSWORD)
+    add_people(url)
     return token
 
 
@@ -89,26 +80,18 @@ def sqlite_hub(tmp_path: Path) -> Iterator[Hub]:
         yield Hub(db_url, server.url, token)
 
 
-def test_pages_send_strangers_to_sign_in_and_data_refuses_them(
-    sqlite_hub: Hub,
-) -> None:
-    url = sqlite_hub.url
-    with httpx.Client(base_url=url) as stranger:
-        refused_and_static(stranger)
-
-
-def refused_and_static(stranger: httpx.Client) -> None:
-    for page in ("/", "/alerts", "/models", "/devices/press-7"):
-        answer = stranger.get(page)
-        assert answer.status_code == 303, page
-        assert answer.headers["location"].startswith("/login?next=")
-    for data in ("/devices/press-7/history", "/devices/press-7/live"):
-        assert stranger.get(data).status_code == 401, data
-    css = stranger.get("/static/dashboard.css")  # public: the sign-in page wears it too
-    assert css.status_code == 200
-    assert css.headers["content-type"].startswith("text/css")
-    assert stranger.get("/static/../_app.py").status_code == 404
-    assert stranger.get("/static/vendor/uplot/LICENSE").status_code == 200
+def test_static_files_are_public_and_stay_in_their_folder(sqlite_hub: Hub) -> None:
+    # Every other route refuses strangers: tests/hub/test_hub_route_security.py walks them.
+    with person(sqlite_hub.url, None) as stranger:
+        css = stranger.get("/static/dashboard.css")  # the sign-in page wears it too
+        assert css.status_code == 200
+        assert css.headers["content-type"].startswith("text/css")
+        assert stranger.get("/static/vendor/uplot/LICENSE").status_code == 200
+        assert stranger.get("/static/../_app.py").status_code == 404
+        assert stranger.get("/static/%2e%2e/_app.py").status_code == 404
+        assert stranger.get("/static/vendor").status_code == 404  # a folder
+        target = stranger.get("/devices/press-7?range=1h").headers["location"]
+        assert target == "/login?next=/devices/press-7%3Frange%3D1h"
 
 
 def test_a_viewer_sees_the_fleet_and_a_devices_history(sqlite_hub: Hub) -> None:
@@ -117,11 +100,11 @@ def test_a_viewer_sees_the_fleet_and_a_devices_history(sqlite_hub: Hub) -> None:
     body = {"spec": spec, "streams": "pump-*"}
     assigned = queue_command(sqlite_hub.db_url, "press-7", "pipeline", body=body)
     ingest(url, token, run(0, 260, T0), acked=(assigned,))
-    with sign_in(url) as ada:
-        fleet = ada.get("/")
-        assert ada.get("/devices/press-7").status_code == 200
-        assert ada.get("/devices/nope").status_code == 404
-        history = ada.get("/devices/press-7/history").json()
+    with person(url, "vera") as vera:
+        fleet = vera.get("/")
+        assert vera.get("/devices/press-7").status_code == 200
+        assert vera.get("/devices/nope").status_code == 404
+        history = vera.get("/devices/press-7/history").json()
     assert fleet.status_code == 200
     assert "default-src 'self'" in fleet.headers["content-security-policy"]
     assert '<span class="badge live">live</span>' in fleet.text  # by hub time, not device time
@@ -142,12 +125,12 @@ def test_a_viewer_sees_the_fleet_and_a_devices_history(sqlite_hub: Hub) -> None:
 def test_live_points_arrive_by_server_sent_events(sqlite_hub: Hub) -> None:
     url, token = sqlite_hub.url, sqlite_hub.token
     ingest(url, token, run(0, 10, T0))
-    with sign_in(url) as ada:
-        with Watch(ada, "press-7", after=10) as watch:
+    with person(url, "vera") as vera:
+        with Watch(vera, "press-7", after=10) as watch:
             ingest(url, token, run(10, 13, T0))
         # A reconnecting page says what it saw last and gets what it missed at once.
         ingest(url, token, run(13, 15, T0))
-        with Watch(ada, "press-7", after=0, **{"Last-Event-ID": "13"}) as again:
+        with Watch(vera, "press-7", after=0, **{"Last-Event-ID": "13"}) as again:
             pass
     assert watch.points is not None
     assert watch.points["streams"]["pump-1"]["t"] == [T0 + 10, T0 + 11, T0 + 12]
@@ -198,7 +181,7 @@ def test_live_points_cross_workers_through_postgresql(dashboard_pg: str) -> None
         Server(create_app(db_url=dashboard_pg)) as two,
     ):
         ingest(one.url, token, run(0, 5, T0))
-        with sign_in(two.url) as ada, Watch(ada, "press-7", after=5) as watch:
+        with person(two.url, "vera") as vera, Watch(vera, "press-7", after=5) as watch:
             ingest(one.url, token, run(5, 8, T0))
         assert watch.points is not None
         assert watch.points["streams"]["pump-1"]["t"] == [T0 + 5, T0 + 6, T0 + 7]

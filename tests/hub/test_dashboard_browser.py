@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 from dashboard_data import run
-from hubtest import Hub, Server
+from hubtest import PASSWORD, Hub, Server, add_people
 
-from edgewise.hub import add_device, add_user, create_app, queue_command, upgrade
+from edgewise.hub import add_device, create_app, queue_command, upgrade
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
     upgrade(url)
     token = add_device(url, "press-7", covers=["plc-1", "plc-2"])
     add_device(url, "meter-3")
-    add_user(url, "ada", role="viewer", password=PASSWORD)
+    add_people(url)
     with Server(create_app(db_url=url)) as server:
         hub = Hub(url, server.url, token)
         # Five minutes of a pump whose bearing starts failing, and a conveyor, up to now.
@@ -88,7 +87,7 @@ def test_sign_in_see_the_fleet_and_a_live_point_arrive(
         page.goto(f"{hub.url}/")
         assert "/login" in page.url
         accessible(page, "sign-in page")
-        page.get_by_label("Name").fill("ada")
+        page.get_by_label("Name").fill("vera")  # the viewer
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(f"{hub.url}/")

@@ -151,7 +151,8 @@ def test_a_page_sends_strangers_to_sign_in_and_back(staffed: Hub) -> None:
         answer = client.get("/", follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/"
         sign_in(client, "otto")
-        assert "Signed in as otto (operator)" in client.get("/").text
+        # The dashboard's fleet page, its header naming who is signed in and their role.
+        assert 'otto <span class="role">operator</span>' in client.get("/").text
 
 
 def test_unsafe_requests_need_the_sessions_csrf_token(staffed: Hub) -> None:

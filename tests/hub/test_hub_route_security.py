@@ -39,13 +39,19 @@ LEAST_ROLE = {
     ("POST", "/api/v1/users"): "admin",
     ("POST", "/api/v1/users/{name}/disable"): "admin",
     ("GET", "/api/v1/audit"): "admin",
+    # The dashboard (docs/dashboard.md).
+    ("GET", "/alerts"): "viewer",
+    ("GET", "/models"): "viewer",
+    ("GET", "/devices/{name}"): "viewer",
+    ("GET", "/devices/{name}/history"): "viewer",
+    ("GET", "/devices/{name}/live"): "viewer",
 }
 """The least role each route for people needs."""
 
 AGENT_ROUTES = {("POST", "/api/v1/ingest")}
 """Routes for agents: a device token, which covers only its own devices."""
 
-PAGES = {("GET", "/")}
+PAGES = {("GET", "/"), ("GET", "/alerts"), ("GET", "/models"), ("GET", "/devices/{name}")}
 """HTML pages: a stranger is sent to the sign-in page rather than answered 401."""
 
 NAME_OF = {role: name for name, role in PEOPLE.items()}
