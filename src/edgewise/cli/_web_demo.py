@@ -320,7 +320,11 @@ def run_web_demo(
             ):
                 print(_guide(url, login, password, fleet, speed, kept=db is not None), flush=True)
                 ended = time.monotonic() + (duration if duration is not None else float("inf"))
+                story = time.monotonic() + fleet.hours * 3600.0 / speed
                 while not stop.wait(0.2) and time.monotonic() < ended:
+                    if story < time.monotonic() < ended:
+                        story = float("inf")
+                        print("the simulated day is over; the dashboard stays up", flush=True)
                     if agent.poll() is not None:
                         log = (folder / "agent.log").read_text(errors="replace")[-2000:]
                         raise RuntimeError(f"the agent stopped (exit {agent.returncode}):\n{log}")
