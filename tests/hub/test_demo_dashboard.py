@@ -116,6 +116,8 @@ def demo(tmp: Path, *options: str) -> Iterator[Demo]:
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def wait_for(demo: Demo, done: Any, what: str) -> None:
@@ -141,6 +143,18 @@ def test_demo_shows_every_kind_of_device_and_an_alarm_then_stops_cleanly(tmp_pat
         )
         running.interrupt()
     assert list(tmp_path.iterdir()) == []  # the temporary folder is gone
+
+
+def test_a_demo_killed_outright_takes_its_agent_along(tmp_path: Path) -> None:
+    with demo(tmp_path, "--duration", "110") as running:
+        helpers = children(running.process.pid)
+        assert helpers
+        running.process.kill()  # no chance to clean up: the kernel stops the agent (PDEATHSIG)
+        running.process.wait()
+        deadline = time.monotonic() + 30
+        while [pid for pid in helpers if alive(pid)] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in helpers if alive(pid)]
 
 
 def test_demo_over_a_broker_on_postgresql(tmp_path: Path, pg_url: str) -> None:
