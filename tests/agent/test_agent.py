@@ -65,22 +65,33 @@ class Feed:
         pass
 
 
-def config(folder: Path, checkpoint_s: float = 3600.0) -> AgentConfig:
+STREAMS_CONFIG = '[{match: "pump-*", units: {temp: Cel}}]'
+
+
+def config(
+    folder: Path, checkpoint_s: float = 3600.0, streams: str = STREAMS_CONFIG
+) -> AgentConfig:
     return parse_config(
         f"""
 version: 1
 device: {{id: press-7}}
 inputs: [{{type: replay, name: feed, path: unused.csv}}]
-streams: [{{match: "pump-*", units: {{temp: Cel}}}}]
+streams: {streams}
 storage: {{dir: {folder}, checkpoint_every_s: {checkpoint_s}}}
 """,
         folder / "agent.yaml",
     )
 
 
-def run(folder: Path, items: list[Reading], events: list[Event] | None = None) -> Agent:
+def run(
+    folder: Path,
+    items: list[Reading],
+    events: list[Event] | None = None,
+    streams: str = STREAMS_CONFIG,
+) -> Agent:
     feed = Feed(items)
-    agent = Agent(config(folder), inputs=[feed], on_event=None if events is None else events.append)
+    on_event = None if events is None else events.append
+    agent = Agent(config(folder, streams=streams), inputs=[feed], on_event=on_event)
     agent.start()
     deadline = time.monotonic() + 60
     while feed.acked < math.ceil(len(items) / 10) and time.monotonic() < deadline:
@@ -109,6 +120,20 @@ def test_every_reading_gets_a_record_and_the_spike_an_alarm_event(tmp_path: Path
     body = json.loads(records[("pump-1", "reading", 700, "")])
     assert body["detections"][0]["alarm"] is True and body["values"]["temp"] > 25
     assert any(k[1] == "summary" for k in records)
+
+
+def test_an_agent_fronting_several_devices_names_each_streams_own(tmp_path: Path) -> None:
+    streams = '[{match: "pump-1", device: plc-1}, {match: "pump-*"}]'
+    events: list[Event] = []
+    agent = run(tmp_path, readings(1000), events, streams=streams)
+    agent.stop()
+    agent.close()
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        devices = set(db.execute("SELECT stream, kind, device FROM outbox").fetchall())
+    assert {d for s, _, d in devices if s == "pump-1"} == {"plc-1"}  # its clock's device
+    assert {d for s, _, d in devices if s == "pump-2"} == {"press-7"}  # the agent's own
+    assert {k for s, k, _ in devices if s == "pump-1"} >= {"reading", "event", "summary"}
+    assert {e.device for e in events if e.stream == "pump-1"} == {"plc-1"}
 
 
 def test_a_restart_resumes_where_a_graceful_stop_left(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def test_demo_stops_after_its_duration() -> None:
 def test_live_view_shows_streams_scores_and_detections(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("edgewise.cli._plant_view.interactive", lambda: True)
     result = CliRunner().invoke(
-        app, ["demo", "--duration", "60", "--speed", "1e9"], env={"COLUMNS": "150"}
+        app, ["demo", "--terminal", "--duration", "60", "--speed", "1e9"], env={"COLUMNS": "150"}
     )
     assert result.exit_code == 0, result.output
     view = result.stdout.split("Injected faults")[0]

@@ -168,7 +168,7 @@ class Agent:
         # Pipelines the hub assigned (``pipeline`` commands), oldest first: name -> (glob, spec).
         # They take the streams their glob matches from the configuration's pipelines.
         self._pushed: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._route: dict[str, tuple[Pipeline, bool] | None] = {}
+        self._route: dict[str, tuple[Pipeline, bool, str] | None] = {}
         self._windows: dict[str, _Window] = {}
         self._delivered: set[bytes] = set()
         self._delivered_order: collections.deque[bytes] = collections.deque()
@@ -385,11 +385,12 @@ class Agent:
         if len(self._delivered_order) > _DELIVERED_KEEP:
             self._delivered.discard(self._delivered_order.popleft())
 
-    def _pipeline_of(self, stream: str) -> tuple[Pipeline, bool] | None:
+    def _pipeline_of(self, stream: str) -> tuple[Pipeline, bool, str] | None:
+        """The stream's pipeline, whether its readings go to the hub, the device records name."""
         if stream in self._route:
             return self._route[stream]
         entry = self.config.stream_config(stream)
-        route: tuple[Pipeline, bool] | None = None
+        route: tuple[Pipeline, bool, str] | None = None
         if entry is not None:
             name = next(
                 (n for n, (glob, _) in reversed(self._pushed.items()) if fnmatchcase(stream, glob)),
@@ -398,7 +399,8 @@ class Agent:
             pipeline = self._pipelines.get(name)
             if pipeline is None:
                 pipeline = self._pipelines[name] = Pipeline.from_spec(self._specs()[name])
-            route = (pipeline, entry.send_readings)
+            # An agent fronting several devices: each stream's records name the one it is of.
+            route = (pipeline, entry.send_readings, entry.device or self.device)
         self._route[stream] = route
         return route
 
@@ -407,21 +409,21 @@ class Agent:
         if route is None:
             self.stats.reject("unknown_stream")
             return
-        pipeline, send_readings = route
+        pipeline, send_readings, device = route
         batch.taken.append((reading.stream, reading.timestamp, reading.received, reading.values))
         if reading.received is not None:
             self.clocks.add(reading.stream, reading.received, reading.timestamp)
         self.stats.readings += 1
         for out in pipeline.update(reading):
-            self._emit(out, batch, send_readings)
+            self._emit(out, batch, send_readings, device)
 
-    def _emit(self, out: Reading, batch: _Batch, send_readings: bool) -> None:
+    def _emit(self, out: Reading, batch: _Batch, send_readings: bool, device: str) -> None:
         assert out.seq is not None  # a pipeline numbers every reading it emits
         self.stats.detections += len(out.detections)
         if send_readings:
             batch.records.append(
                 Record(
-                    self.device,
+                    device,
                     out.stream,
                     "reading",
                     out.seq,
@@ -438,11 +440,11 @@ class Agent:
                 )
             )
         for detection in out.detections:
-            for event in events_of(self.device, detection):
+            for event in events_of(device, detection):
                 batch.events.append(event)
                 batch.records.append(
                     Record(
-                        self.device,
+                        device,
                         event.stream,
                         "event",
                         event.seq,
@@ -457,16 +459,16 @@ class Agent:
                         },
                     )
                 )
-        self._summarise(out, batch)
+        self._summarise(out, batch, device)
 
-    def _summarise(self, out: Reading, batch: _Batch) -> None:
+    def _summarise(self, out: Reading, batch: _Batch, device: str) -> None:
         window_s = self.config.summaries.window_s
         start = math.floor(out.timestamp / window_s) * window_s
         window = self._windows.get(out.stream)
         if window is not None and window.start != start:
             batch.records.append(
                 Record(
-                    self.device,
+                    device,
                     out.stream,
                     "summary",
                     round(window.start * 1000),

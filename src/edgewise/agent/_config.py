@@ -77,7 +77,8 @@ class StreamConfig(_Model):
         default=None,
         min_length=1,
         max_length=200,
-        description="The device whose clock stamps these streams (default: this entry's match).",
+        description="The device these streams are of: its clock stamps them (default: this "
+        "entry's match) and their records name it (default: the agent's device).",
     )
 
     @property

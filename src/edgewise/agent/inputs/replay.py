@@ -1,4 +1,4 @@
-"""Readings the agent makes itself: a CSV or Parquet file replayed, or the simulated plant.
+"""Readings the agent makes itself: a CSV or Parquet file replayed, or a simulation.
 
 Both run at real speed (``speed: 1``), accelerated (``speed: 60`` plays an hour a minute) or as
 fast as the agent takes them (``speed: 0``), keeping the device timestamps of the source. Their
@@ -39,15 +39,20 @@ class ReplayInputConfig(BaseModel):
 
 
 class SimulatorInputConfig(BaseModel):
-    """The simulated plant of :mod:`edgewise.sim` (three machines with injected faults)."""
+    """A simulation of :mod:`edgewise.sim` with injected faults: the plant (three machines) or
+    the demo's fleet (the plant, smart meters and wearables, streams ``<device>/<what>``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["simulator"]
     name: str = Field(min_length=1)
+    scenario: Literal["plant", "fleet"] = "plant"
     seed: int = 0
     hours: float = Field(default=24.0, gt=0.0)
     speed: float = Field(default=0.0, ge=0.0, description="1 = real time, 0 = as fast as taken.")
+    start: float | None = Field(
+        default=None, description="First timestamp, epoch seconds (default: the simulator's)."
+    )
 
 
 def read_table(path: Path, *, stream: str | None, timestamp_column: str) -> Iterator[Reading]:
@@ -89,9 +94,13 @@ class ReplayInput:
         cfg = self.config
         if isinstance(cfg, ReplayInputConfig):
             return read_table(cfg.path, stream=cfg.stream, timestamp_column=cfg.timestamp_column)
-        from edgewise.sim import Plant
+        from edgewise.sim import Fleet, Plant
 
-        return Plant(seed=cfg.seed, hours=cfg.hours).readings()
+        if cfg.scenario == "fleet":
+            return Fleet(seed=cfg.seed, hours=cfg.hours, start=cfg.start).readings()
+        plant = Plant(seed=cfg.seed, hours=cfg.hours)
+        plant.start = plant.start if cfg.start is None else cfg.start
+        return plant.readings()
 
     def start(self, deliver: Deliver) -> None:
         self._thread = threading.Thread(
