@@ -16,7 +16,7 @@ a class. See ``docs/models.md`` for the file format, the quantization scheme and
 """
 
 from ._artifact import FORMAT, FORMAT_VERSION, Artifact, ArtifactError, load_artifact, save_artifact
-from ._data import Recording, Windows, cut, load_cwru, load_table, held_out_windows, train_folds
+from ._data import Recording, Windows, cut, held_out_windows, load_cwru, load_table, train_folds
 from ._export_c import HOST_HARNESS, export_c
 from ._frontend import band_edges, features_fixed, features_float, quantize_samples
 from ._quantize import quantize_int8
@@ -42,13 +42,13 @@ __all__ = [
     "features_float",
     "fit_mlp",
     "grid",
+    "held_out_windows",
     "load_artifact",
     "load_cwru",
     "load_table",
     "quantize_int8",
     "quantize_samples",
     "save_artifact",
-    "held_out_windows",
     "train_classifier",
     "train_folds",
 ]

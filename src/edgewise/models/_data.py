@@ -20,9 +20,9 @@ __all__ = [
     "Recording",
     "Windows",
     "cut",
+    "held_out_windows",
     "load_cwru",
     "load_table",
-    "held_out_windows",
     "train_folds",
 ]
 

@@ -148,7 +148,7 @@ class Report:
     scores: list[tuple[Config, float]]
     best: Config
     train_windows: int
-    held_out_windows: int
+    test_windows: int
     test_accuracy: float
 
 
@@ -190,8 +190,8 @@ def train_classifier(
             {"name": r.name, "label": r.label, "samples": len(r.samples)} for r in recordings
         ],
         "split": {
-            "train": f"first {train_fraction:g} of each recording",
-            "test": "the rest, non-overlapping windows",
+            "train_fraction": train_fraction,
+            "test": "the rest of each recording, non-overlapping windows",
         },
         "stride": stride,
         "cv": {"folds": folds, "scores": [{**asdict(c), "accuracy": s} for c, s in scores]},
@@ -216,7 +216,7 @@ def train_classifier(
         scores=scores,
         best=best,
         train_windows=len(train.x),
-        held_out_windows=len(test.x),
+        test_windows=len(test.x),
         test_accuracy=accuracy,
     )
     return model, report, test
