@@ -20,6 +20,7 @@ from edgewise.models import (
     grid,
     load_cwru,
     quantize_int8,
+    run_on_m4,
     train_classifier,
     train_folds,
 )
@@ -120,5 +121,14 @@ def run_models(
         result["c_int8_bit_exact"] = bool(
             np.array_equal(c_int, small.predict(counts))
             and np.array_equal(logits_int, small.logits(counts))
+        )
+    if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"):
+        with tempfile.TemporaryDirectory() as tmp:
+            m4 = run_on_m4(small, counts, Path(tmp))
+        result["m4_flash_bytes"] = m4.flash_bytes
+        result["m4_ram_bytes"] = m4.ram_bytes
+        result["qemu_outputs_match"] = bool(
+            np.array_equal(m4.classes, small.predict(counts))
+            and np.array_equal(m4.logits, small.logits(counts))
         )
     return result

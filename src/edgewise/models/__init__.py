@@ -19,6 +19,7 @@ from ._artifact import FORMAT, FORMAT_VERSION, Artifact, ArtifactError, load_art
 from ._data import Recording, Windows, cut, held_out_windows, load_cwru, load_table, train_folds
 from ._export_c import HOST_HARNESS, export_c
 from ._frontend import band_edges, features_fixed, features_float, quantize_samples
+from ._m4 import M4Run, run_on_m4
 from ._quantize import quantize_int8
 from ._runtime import Model
 from ._train import Config, Report, cross_validate, fit_mlp, grid, train_classifier
@@ -30,6 +31,7 @@ __all__ = [
     "Artifact",
     "ArtifactError",
     "Config",
+    "M4Run",
     "Model",
     "Recording",
     "Report",
@@ -48,6 +50,7 @@ __all__ = [
     "load_table",
     "quantize_int8",
     "quantize_samples",
+    "run_on_m4",
     "save_artifact",
     "train_classifier",
     "train_folds",
