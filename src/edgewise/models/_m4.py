@@ -163,13 +163,13 @@ def run_on_m4(
 ) -> M4Run:
     """Build the model's firmware in ``folder``, run it on ``windows`` under QEMU."""
     export_c(model, folder)
-    for name, text in (
+    for name, content in (
         ("m4.ld", _LINKER),
         ("startup.c", _STARTUP),
         ("m4_main.c", _MAIN),
         ("stub.c", _STUB),
     ):
-        (folder / name).write_text(text, encoding="utf-8")
+        (folder / name).write_text(content, encoding="utf-8")
     elf = _build(folder, folder / "ew_model.c")
     stub = _build(folder, folder / "stub.c")
     _build(folder, folder / "ew_model.c")  # the model's .su and .o last
