@@ -44,7 +44,7 @@ def test_train_compress_export(samples_csv: Path, tmp_path: Path) -> None:
         app, ["train", str(samples_csv), "-o", str(model), "--sample-rate", "1000", *common]
     )
     assert done.exit_code == 0, done.output
-    assert "CV accuracy" in done.output and "test accuracy" in done.output
+    assert "CV at 0 dB SNR" in done.output and "test accuracy" in done.output
     lineage = Model.load(model).artifact.manifest["lineage"]
     assert {"source", "code_version", "commit", "seed", "metrics", "cv"} <= set(lineage)
     done = runner.invoke(app, ["compress", str(model), str(samples_csv)])

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from edgewise._datadir import data_dir
 from edgewise.models import (
     Model,
+    add_noise,
     export_c,
     grid,
     load_cwru,
@@ -27,17 +29,10 @@ from edgewise.models import (
 
 __all__ = ["GRID", "c_outputs", "run_models"]
 
-GRID = grid(bands=(16, 32, 64), hidden=(16, 32, 64), alpha=(1e-3,))
+GRID = grid(bands=(32, 64), hidden=(32, 64), alpha=(1e-3,), noise=(False, True))
 """The configurations cross-validated on the training data (the CLI's defaults)."""
 _GCC = ("gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 _WINDOW, _STRIDE, _FOLDS, _TRAIN = 512, 128, 4, 0.7
-
-
-def _noisy(x: npt.NDArray[np.float64], *, snr_db: float, seed: int) -> npt.NDArray[np.float64]:
-    """White noise added to each window at ``snr_db`` of that window's power."""
-    power = np.mean(x**2, axis=1, keepdims=True) / 10 ** (snr_db / 10)
-    noise = np.random.default_rng(seed).normal(size=x.shape) * np.sqrt(power)
-    return np.asarray(x + noise, dtype=np.float64)
 
 
 def c_outputs(
@@ -86,7 +81,7 @@ def run_models(
         recordings, classes, train_fraction=_TRAIN, folds=1, window=_WINDOW, stride=_STRIDE
     )[0]
     small = quantize_int8(model, calibration=train.x)
-    noisy = _noisy(test.x, snr_db=0.0, seed=0)
+    noisy = add_noise(test.x, snr_db=0.0, seed=0)
     counts = small.quantize_input(test.x)
     result: dict[str, Any] = {
         "cwru_acc_float": float(np.mean(model.predict(test.x) == test.y)),
@@ -98,14 +93,10 @@ def run_models(
         "size_ratio_int8": model.artifact.size_bytes() / small.artifact.size_bytes(),
         "train_windows": report.train_windows,
         "test_windows": report.test_windows,
-        "chosen": {
-            "bands": report.best.bands,
-            "hidden": report.best.hidden,
-            "alpha": report.best.alpha,
-        },
+        "chosen": asdict(report.best.config),
         "cv_scores": [
-            {"bands": c.bands, "hidden": c.hidden, "alpha": c.alpha, "cv_accuracy": s}
-            for c, s in report.scores
+            {**asdict(s.config), "cv_clean": s.clean, "cv_noisy_0db": s.noisy}
+            for s in report.scores
         ],
     }
     if shutil.which("gcc"):

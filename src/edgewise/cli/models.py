@@ -72,6 +72,13 @@ def _numbers(text: str, kind: type[int] | type[float], option: str) -> list[floa
         raise InputError(f"{option} takes comma-separated numbers, got {text!r}") from None
 
 
+_NOISE = {"off": (False,), "on": (True,), "both": (False, True)}
+
+
+def _bad_noise(value: str) -> tuple[bool, ...]:
+    raise InputError(f"--noise takes off, on or both, got {value!r}")
+
+
 def train(
     source: SourceArg = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")] = Path(
@@ -88,6 +95,10 @@ def train(
     bands: Annotated[str, typer.Option(help="FFT band counts to try.")] = "16,32,64",
     hidden: Annotated[str, typer.Option(help="Hidden units to try.")] = "16,32,64",
     alpha: Annotated[str, typer.Option(help="L2 penalties to try.")] = "0.001",
+    noise: Annotated[
+        str,
+        typer.Option(help="Train with noisy copies of the windows: off, on, or both (CV picks)."),
+    ] = "both",
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 4,
     train_fraction: Annotated[float, typer.Option(help="Leading share of a recording.")] = 0.7,
     seed: Annotated[int, typer.Option(help="Seed of the MLP's initialisation.")] = 0,
@@ -112,6 +123,7 @@ def train(
         bands=[int(b) for b in _numbers(bands, int, "--bands")],
         hidden=[int(h) for h in _numbers(hidden, int, "--hidden")],
         alpha=_numbers(alpha, float, "--alpha"),
+        noise=_NOISE.get(noise) or _bad_noise(noise),
     )
     with progress_bar() as bar:
         task = bar.add_task("cross-validation fits", total=len(configs) * folds)
@@ -129,13 +141,18 @@ def train(
             )
         except ValueError as error:
             raise InputError(str(error)) from None
-    table = Table(title=f"Cross-validation on training data ({folds} contiguous folds)")
-    for column in ("bands", "hidden", "alpha", "CV accuracy"):
+    table = Table(
+        title=f"Cross-validation on training data ({folds} contiguous folds)",
+        caption="chosen: the best mean of the clean and 0 dB accuracies",
+    )
+    for column in ("bands", "hidden", "alpha", "noise", "CV accuracy", "CV at 0 dB SNR"):
         table.add_column(column, justify="right")
-    for config, score in report.scores:
-        chosen = "bold reverse" if config == report.best else None
+    for score in report.scores:
+        c = score.config
         table.add_row(
-            str(config.bands), str(config.hidden), f"{config.alpha:g}", f"{score:.4f}", style=chosen
+            *(str(c.bands), str(c.hidden), f"{c.alpha:g}", "on" if c.noise else "off"),
+            *(f"{score.clean:.4f}", f"{score.noisy:.4f}"),
+            style="bold reverse" if score == report.best else None,
         )
     console = Console()
     console.print(table)

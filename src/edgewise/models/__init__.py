@@ -16,18 +16,37 @@ a class. See ``docs/models.md`` for the file format, the quantization scheme and
 """
 
 from ._artifact import FORMAT, FORMAT_VERSION, Artifact, ArtifactError, load_artifact, save_artifact
-from ._data import Recording, Windows, cut, held_out_windows, load_cwru, load_table, train_folds
+from ._data import (
+    Recording,
+    Windows,
+    add_noise,
+    cut,
+    held_out_windows,
+    load_cwru,
+    load_table,
+    train_folds,
+)
 from ._export_c import HOST_HARNESS, export_c
 from ._frontend import band_edges, features_fixed, features_float, quantize_samples
 from ._m4 import M4Run, run_on_m4
 from ._quantize import quantize_int8
 from ._runtime import Model
-from ._train import Config, Report, cross_validate, fit_mlp, grid, train_classifier
+from ._train import (
+    NOISE_SNR_DB,
+    Config,
+    Report,
+    Score,
+    cross_validate,
+    fit_mlp,
+    grid,
+    train_classifier,
+)
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "HOST_HARNESS",
+    "NOISE_SNR_DB",
     "Artifact",
     "ArtifactError",
     "Config",
@@ -35,7 +54,9 @@ __all__ = [
     "Model",
     "Recording",
     "Report",
+    "Score",
     "Windows",
+    "add_noise",
     "band_edges",
     "cross_validate",
     "cut",

@@ -19,6 +19,7 @@ import numpy.typing as npt
 __all__ = [
     "Recording",
     "Windows",
+    "add_noise",
     "cut",
     "held_out_windows",
     "load_cwru",
@@ -168,3 +169,18 @@ def held_out_windows(
         for i, rec in enumerate(recordings)
     ]
     return _windows(parts, window, window)
+
+
+def add_noise(
+    x: npt.NDArray[np.float64], *, snr_db: float | npt.NDArray[np.float64], seed: int
+) -> npt.NDArray[np.float64]:
+    """White Gaussian noise added to each window (row) at ``snr_db`` of that window's power.
+
+    >>> x = np.ones((2, 10_000))
+    >>> noisy = add_noise(x, snr_db=0.0, seed=0)
+    >>> round(float(np.var(noisy - x)), 1)
+    1.0
+    """
+    power = np.mean(x**2, axis=1, keepdims=True) / 10 ** (np.asarray(snr_db) / 10)
+    noise = np.random.default_rng(seed).normal(size=x.shape) * np.sqrt(power)
+    return np.asarray(x + noise, dtype=np.float64)
