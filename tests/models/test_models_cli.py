@@ -52,6 +52,9 @@ def test_train_compress_export(samples_csv: Path, tmp_path: Path) -> None:
     assert "int8" in done.output
     small = tmp_path / "m-int8.ewm"
     assert Model.load(small).precision == "int8"
+    done = runner.invoke(app, ["compress", str(small), str(samples_csv)])
+    assert done.exit_code == 2
+    assert "already int8" in done.output
     done = runner.invoke(app, ["export", "c", str(small), "-o", str(tmp_path / "c")])
     assert done.exit_code == 0, done.output
     assert "EW_INT8 1" in (tmp_path / "c" / "ew_model.h").read_text()

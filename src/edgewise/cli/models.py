@@ -186,6 +186,8 @@ def compress(
         model = Model.load(model_path)
     except ArtifactError as error:
         raise InputError(str(error)) from None
+    if model.precision != "float32":
+        raise InputError(f"{model_path} is already {model.precision}; compress its float model")
     recordings, _ = _recordings(
         source,
         dataset=dataset,

@@ -33,6 +33,9 @@ class Model:
     def __init__(self, artifact: Artifact) -> None:
         self.artifact = artifact
         manifest = artifact.manifest
+        missing = {"kind", "precision", "classes", "frontend", "layers"} - set(manifest)
+        if missing:
+            raise ArtifactError(f"the manifest lacks {', '.join(sorted(missing))}")
         if manifest.get("kind") != "mlp-classifier":
             raise ArtifactError(f"unknown model kind {manifest.get('kind')!r}")
         self.precision: str = manifest["precision"]
