@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 from models_synthetic import CLASSES, recordings
@@ -72,3 +75,21 @@ def test_test_windows_never_overlap_training_windows() -> None:
     # fold blocks: [0, 233), [233, 466), [466, 700): no window crosses a block boundary
     assert all(s + 100 <= 233 or s >= 233 for s in starts)
     assert all(s + 100 <= 466 or s >= 466 for s in starts)
+
+
+def test_runtime_imports_no_scikit_learn(tmp_path: Path) -> None:
+    x, y = _train()
+    path = tmp_path / "m.ewm"
+    fit_mlp(x, y, classes=CLASSES, bands=8, hidden=8, alpha=1e-3, seed=0).save(path)
+    np.save(tmp_path / "x.npy", x[:5])
+    script = (
+        "import sys, numpy as np\n"
+        "from edgewise.models import Model\n"
+        f"m = Model.load(__import__('pathlib').Path({str(path)!r}))\n"
+        f"m.predict(np.load({str(tmp_path / 'x.npy')!r}))\n"
+        "print(sorted(n for n in ('sklearn', 'scipy', 'pandas') if n in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
