@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from edgewise import __version__
 
-from . import agent, bench, demo, detect, detectors, hub
+from . import agent, bench, demo, detect, detectors, hub, models
 from ._common import InputError, show_help_if_bare
 
 __all__ = ["app", "main"]
@@ -109,6 +109,9 @@ app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.demo)
 app.add_typer(agent.app, name="agent")
 app.add_typer(hub.app, name="hub")
+app.command("train")(models.train)
+app.command("compress")(models.compress)
+app.add_typer(models.export_app, name="export")
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

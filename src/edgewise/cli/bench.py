@@ -361,6 +361,21 @@ def latency(
 
 
 @app.command()
+def models(data: DataOption = None, json_out: JsonOption = None) -> None:
+    """CWRU bearing, 10 classes from raw samples: float and int8 accuracy, 0 dB noise, size ratio,
+    and the exported C compared with the numpy runtime (int8 bit-exact)."""
+    from edgewise.bench.models import run_models
+
+    with _running("cross-validation fits") as progress:
+        result = run_models(data=data, progress=progress)
+    _print_result(
+        "CWRU bearing: models from raw samples",
+        {k: v for k, v in result.items() if k != "cv_scores"},
+    )
+    _save(json_out, result)
+
+
+@app.command()
 def faults(
     json_out: JsonOption = None,
     iterations: Annotated[int, typer.Option(min=1, help="Faults to inject, one at a time.")] = 100,
