@@ -1,0 +1,39 @@
+"""cffi's build of the default detector's C kernel: ``edgewise.detect._default_ckernel``.
+
+``pip install .`` (or ``-e .``) builds it through ``setup.py``; in a source tree run from
+``PYTHONPATH=src``, build it in place with ``python src/edgewise/detect/_ckernel/build.py``.
+Where it is not built the detector runs the numba kernel. This file imports only cffi: it runs
+in pip's isolated build environment, before numpy or edgewise are installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+
+ffi = FFI()
+ffi.cdef(
+    """
+    double ew_default_step(double *state, double x, int64_t mode);
+    void ew_default_run_column(double *state, const double *values, int64_t n, double *scores,
+                               double *views, double *events, double *evidence);
+    """
+)
+# The same bits as numba's kernel: IEEE arithmetic in source order, no fused multiply-adds.
+ffi.set_source(
+    "edgewise.detect._default_ckernel",
+    '#include "default_kernel.h"',
+    sources=[str(HERE / "default_kernel.c")],
+    include_dirs=[str(HERE)],
+    extra_compile_args=["-std=c99", "-O2", "-ffp-contract=off", "-fno-fast-math"],
+    libraries=["m"],
+)
+
+if __name__ == "__main__":
+    import shutil
+
+    built = ffi.compile(tmpdir=str(HERE.parents[3] / "build" / "cffi"))
+    print(f"built {shutil.copy(built, HERE.parent)}")
