@@ -22,6 +22,7 @@ HEADER = Path(__file__).with_name("_ckernel") / "default_layout.h"
 _INTEGERS = (
     "N_PARAMS",
     "EVIDENCE",
+    "MAX_WINDOW",
     "RANGE_VIEW",
     "DIFFERENCE_VIEW",
     "SHAPE_VIEW",

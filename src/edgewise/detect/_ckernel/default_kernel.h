@@ -10,11 +10,11 @@
 
 #include <stdint.h>
 
-/* The widest window (blocks per shape window) the C kernel takes: its codes live on the stack. */
-#define EW_MAX_WINDOW 256
+#include "default_layout.h"
 
 /* Score one value; in DETECT mode also decide and learn, in LEARN mode learn unconditionally
- * (the modes of default_layout.h). Returns the score in [0, 1); see _default_kernel.step. */
+ * (the modes of default_layout.h). Returns the score in [0, 1); see _default_kernel.step. The
+ * shape window is at most EW_MAX_WINDOW blocks (DefaultDetector checks its parameters). */
 double ew_default_step(double *state, double x, int64_t mode);
 
 /* DETECT over n values: each one's score, abnormal views, events and, where abnormal, its

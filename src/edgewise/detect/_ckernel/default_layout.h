@@ -97,6 +97,7 @@
 /* Constants. */
 #define EW_N_PARAMS 29
 #define EW_EVIDENCE 7
+#define EW_MAX_WINDOW 256
 #define EW_RANGE_VIEW 1
 #define EW_DIFFERENCE_VIEW 2
 #define EW_SHAPE_VIEW 4
