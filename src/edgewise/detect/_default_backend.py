@@ -36,26 +36,30 @@ except ImportError:
 C_KERNEL = _lib is not None
 
 # A state's data pointer, made once per array: cffi's ``from_buffer`` costs more than the kernel's
-# call. The pointer does not keep the array alive; the entry goes with the array, and is checked
+# work. The pointer does not keep the array alive; the entry goes with the array, and is checked
 # against it, so an id the array's death frees never finds a stale pointer.
-_pointers: dict[int, tuple[weakref.ref[NDArray[np.float64]], Any]] = {}
+Entry = tuple[weakref.ref[NDArray[np.float64]], Any]
+_pointers: dict[int, Entry] = {}
 
 
-def _pointer(state: NDArray[np.float64]) -> Any:
-    key = id(state)
-    entry = _pointers.get(key)
-    if entry is not None and entry[0]() is state:
-        return entry[1]
+def _new_pointer(state: NDArray[np.float64]) -> Entry:
     if state.dtype != np.float64 or not state.flags.c_contiguous or not state.flags.writeable:
         raise TypeError("a kernel state is a writable, contiguous float64 array")
-    pointer = _ffi.cast("double *", _ffi.from_buffer("double[]", state))
-    _pointers[key] = (weakref.ref(state, lambda _: _pointers.pop(key, None)), pointer)
-    return pointer
+    key = id(state)
+    entry = (
+        weakref.ref(state, lambda _: _pointers.pop(key, None)),
+        _ffi.cast("double *", _ffi.from_buffer("double[]", state)),
+    )
+    _pointers[key] = entry
+    return entry
 
 
 def c_step(state: NDArray[np.float64], x: float, mode: int) -> float:
     """:func:`._default_kernel.step`, in C (only where :data:`C_KERNEL`)."""
-    score: float = _lib.ew_default_step(_pointer(state), x, mode)
+    entry = _pointers.get(id(state))  # inline: this runs once per reading
+    if entry is None or entry[0]() is not state:
+        entry = _new_pointer(state)
+    score: float = _lib.ew_default_step(entry[1], x, mode)
     return score
 
 
@@ -79,8 +83,8 @@ def run_column(
     if _lib is None:
         kernel.run_column(state, values, scores, views, events, evidence)
         return
-    arrays = (values, scores, views, events, evidence)
+    arrays = (state, values, scores, views, events, evidence)
     if any(a.dtype != np.float64 or not a.flags.c_contiguous for a in arrays):
         raise TypeError("run_column takes contiguous float64 arrays")
-    buffers = [_ffi.from_buffer("double[]", a) for a in arrays]
-    _lib.ew_default_run_column(_pointer(state), buffers[0], len(values), *buffers[1:])
+    state_, values_, *outputs = [_ffi.from_buffer("double[]", a) for a in arrays]
+    _lib.ew_default_run_column(state_, values_, len(values), *outputs)
