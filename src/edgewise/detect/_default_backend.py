@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _default_kernel as kernel
+from ._ckernel.digest import source_digest
 
 __all__ = ["C_KERNEL", "c_step", "run_column", "step_function"]
 
@@ -31,6 +32,14 @@ try:
 except ImportError:
     _ffi = _lib = None
     log.info("the default detector's C kernel is not built: it runs on numba")
+else:
+    _built_from = _ffi.string(_lib.ew_default_source_digest()).decode()
+    if _built_from != (source_digest() or _built_from):
+        _ffi = _lib = None
+        log.warning(
+            "the default detector's C kernel was built from other sources: it runs on numba "
+            "until it is built again (`pip install -e .`)"
+        )
 
 #: Whether the C kernel runs the default detector.
 C_KERNEL = _lib is not None
