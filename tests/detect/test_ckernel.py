@@ -117,3 +117,24 @@ def test_the_agent_runs_the_default_pipeline_without_numba() -> None:
         [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["2010", "True", "False"]
+
+
+def test_without_the_c_kernel_the_detector_runs_numba_and_says_so_once() -> None:
+    code = """
+        import logging, sys
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        sys.modules["edgewise.detect._default_ckernel"] = None  # as if it were not built
+        from edgewise.detect import default_pipeline
+        from edgewise.stream import Reading
+        pipeline = default_pipeline()
+        outs = [o for i in range(300) for o in pipeline.update(Reading("s", i, {"x": i % 7}))]
+        print(len(outs), "numba" in sys.modules)
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["300", "True"]
+    assert done.stderr.splitlines() == [
+        "edgewise.detect._default_backend: the default detector's C kernel is not built: it runs "
+        "on numba"
+    ]
