@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The C kernel is compiled at install: its sources count too.
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard src/edgewise/detect/_ckernel/*.[ch])
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -24,6 +24,7 @@ COMMANDS = [
     ["bench"],
     ["bench", "nab"],
     ["bench", "throughput"],
+    ["bench", "kernels"],
     ["bench", "quality"],
     ["bench", "tep"],
     ["bench", "degradation"],

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..detect._default_backend import C_KERNEL
 from ._services import AgentProcess, Mosquitto, free_port, pinned
 
 __all__ = ["run_agent_speed"]
@@ -225,5 +226,6 @@ def run_agent_speed(
         "pinned": bool(pinned(0)),
         "qos": 1,
         "outbox": "SQLite WAL, synchronous=FULL",
+        "default_kernel": "c" if C_KERNEL else "numba",  # the agents run this source tree
     }
     return result

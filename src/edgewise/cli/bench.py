@@ -1,5 +1,6 @@
-"""``edgewise bench``: NAB, throughput, quality, stationary signals, TEP, C-MAPSS, suppression,
-the agent's speed, latency and durability, the hub's scale-out."""
+"""``edgewise bench``: NAB, throughput, the default detector's kernels, quality, stationary
+signals, TEP, C-MAPSS, suppression, the agent's speed, latency and durability, alert triage, the
+hub's scale-out, the model toolchain."""
 
 from __future__ import annotations
 
@@ -229,6 +230,21 @@ def throughput(json_out: JsonOption = None, data: DataOption = None) -> None:
     with _running("throughput") as progress:
         result = run_throughput(data=data, progress=progress)
     _print_result("Throughput (one process, single thread)", result)
+    _save(json_out, result)
+
+
+@app.command()
+def kernels(
+    json_out: JsonOption = None,
+    data: DataOption = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed runs; speeds are their medians.")] = 5,
+) -> None:
+    """The default detector's C and numba kernels: the same outputs on all of NAB, and speed."""
+    from edgewise.bench.kernels import run_kernels
+
+    with _running("NAB files through both kernels") as progress:
+        result = run_kernels(data=data, repeats=repeats, progress=progress)
+    _print_result("Default detector: C kernel against numba kernel", result)
     _save(json_out, result)
 
 

@@ -255,6 +255,9 @@ AT_SEASON_MEANS = _LAYOUT.section(
 
 new_state = _LAYOUT.new_state
 
+# The widest shape window, in blocks: the C port (``_ckernel``) codes a window on its stack.
+MAX_WINDOW = 256
+
 
 @_inline
 def _bounds(state: NDArray[np.float64], at: int) -> tuple[int, int]:
@@ -290,7 +293,6 @@ def _ratio(raw: float, limit: float) -> float:
     return BEYOND if raw > 0.0 else 0.0
 
 
-@_inline
 def score_of(severity: float) -> float:
     """A severity as a score in [0, 1): half of it up to the limit, then ``1 - 1 / (2 s)``.
 
@@ -298,6 +300,10 @@ def score_of(severity: float) -> float:
     score keeps ranking readings by how far out they are instead of stopping at 1.
     """
     return 0.5 * severity if severity <= 1.0 else 1.0 - 0.5 / severity
+
+
+# The kernel's own: Python callers call ``score_of``, which does not load numba.
+_score_of = _inline(score_of)
 
 
 @_inline
@@ -1027,7 +1033,7 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
             severity = max(severity, season.score)
     run = _judge(state, severity)
     if mode == SCORE:
-        return score_of(run.severity)
+        return _score_of(run.severity)
 
     learn = True
     if mode == DETECT:
@@ -1051,7 +1057,7 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
     _commit_season(state, block, season, records)
     _commit_block(state, block)
     _commit_level(state, x, t, level, records, learn)
-    return score_of(run.severity)
+    return _score_of(run.severity)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -24,6 +24,7 @@ from ..stream import (
     register,
     spreads,
 )
+from . import _default_backend as backend
 from . import _default_kernel as kernel
 from ._default_process import ProcessView
 
@@ -49,7 +50,8 @@ class DefaultDetector(Detector):
     """edgewise's default streaming detector, for unknown data and for known-normal references.
 
     **One input at a time.** Each input has its own model, about 12 KB in one ``float64`` array,
-    updated by a numba kernel. Five views measure how novel a reading is:
+    updated by a kernel in C (in numba where that is not built). Five views measure how novel a
+    reading is:
 
     * **value range** -- how far the value leaves the range of values seen, in units of
       ``range_tolerance`` of that range;
@@ -247,6 +249,8 @@ class DefaultDetector(Detector):
         for name in ("difference_lag", "block", "window", "memory", "level_window"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if int(self.window) > kernel.MAX_WINDOW:
+            raise ValueError(f"window must be at most {kernel.MAX_WINDOW}, got {self.window!r}")
         for name in ("floor_readings", "end_after"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -383,8 +387,9 @@ class DefaultDetector(Detector):
         process = self._process(x)
         if process is not None:
             process.learn(process.vector(x))
+        step = backend.step_function()
         for name, value in self._own(x, process):
-            kernel.step(self._state(name), value, kernel.LEARN)
+            step(self._state(name), value, kernel.LEARN)
 
     def commission(self, X: Array, columns: Sequence[str] | None = None) -> DefaultDetector:
         """Learn known-normal data and keep it as the reference: no lasting change is then
@@ -402,8 +407,9 @@ class DefaultDetector(Detector):
         process = self._process(x)
         severity = 0.0 if process is None else process.score(process.vector(x))
         score = kernel.score_of(severity)
+        step = backend.step_function()
         for name, value in self._own(x, process):
-            score = max(score, kernel.step(self._state(name), value, kernel.SCORE))
+            score = max(score, step(self._state(name), value, kernel.SCORE))
         return score
 
     def detect_one(self, x: Values) -> Verdict:
@@ -431,7 +437,7 @@ class DefaultDetector(Detector):
         view's abnormal verdict scored), and only then makes the verdict abnormal.
         """
         states: dict[str, NDArray[np.float64]] | None = self.__dict__.get("states_")
-        step = kernel.step
+        step = backend.step_function()
         score, abnormal, alarm = 0.0, False, False
         explanation: Explanation | None = None
         events: list[str] | None = None
@@ -471,7 +477,7 @@ class DefaultDetector(Detector):
         happened = np.zeros((m, n))
         evidence = np.zeros((m, n, kernel.EVIDENCE))
         for j, name in enumerate(names):
-            kernel.run_column(
+            backend.run_column(
                 self._state(name), values[j], scores[j], views[j], happened[j], evidence[j]
             )
         self.__dict__.setdefault("process_", None)
