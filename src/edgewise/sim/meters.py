@@ -9,14 +9,11 @@ far beyond its own daily peak.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from functools import cached_property
-
 import numpy as np
 
-from edgewise.stream import Array, Reading
+from edgewise.stream import Array
 
-from ._signals import during, readings_of
+from ._signals import Devices, during
 from .plant import Fault, _ar1
 
 __all__ = ["METER_UNITS", "Meters", "demand_spike"]
@@ -25,7 +22,6 @@ METER_UNITS = {"power": "kW"}
 """What each meter reports."""
 
 _HOUR = 3600.0
-_KIND = 1  # with the seed, the entropy of the draws: apart from the other simulators
 
 
 def demand_spike(meter: str, *, at_hours: float = 4.0) -> Fault:
@@ -33,7 +29,7 @@ def demand_spike(meter: str, *, at_hours: float = 4.0) -> Fault:
     return Fault("demand spike", meter, ("power",), at_hours * _HOUR, (at_hours + 0.75) * _HOUR)
 
 
-class Meters:
+class Meters(Devices):
     """A seeded simulation of ``count`` household meters, reading every ``period`` seconds.
 
     Parameters
@@ -60,40 +56,19 @@ class Meters:
     (True, True)
     """
 
-    def __init__(
-        self,
-        *,
-        seed: int = 0,
-        count: int = 14,
-        hours: float = 24.0,
-        period: float = 60.0,
-        start: float = 0.0,
-        faults: Sequence[Fault] | None = None,
-    ) -> None:
-        if count < 1:
-            raise ValueError(f"count must be at least 1, got {count}")
-        self.seed = seed
-        self.names = [f"meter-{i + 1:02d}" for i in range(count)]
-        self.hours = hours
-        self.period = period
-        self.start = start
-        default = (demand_spike(self.names[min(6, count - 1)]),)
-        self.faults = tuple(default if faults is None else faults)
+    columns = ("power",)
+    default_count = 14
+    _entropy = 1
 
-    @cached_property
-    def signals(self) -> dict[str, Array]:
-        """Every meter's readings, one row per step, column power (kW)."""
-        n = int(self.hours * _HOUR / self.period)
-        elapsed = np.arange(n, dtype=np.float64) * self.period
-        clock = ((self.start + elapsed) / _HOUR) % 24.0
-        rngs = np.random.SeedSequence((self.seed, _KIND)).spawn(len(self.names))
-        return {
-            name: self._meter(name, np.random.default_rng(rng), elapsed, clock)
-            for name, rng in zip(self.names, rngs, strict=True)
-        }
+    def _name(self, index: int, count: int) -> str:
+        return f"meter-{index + 1:02d}"
 
-    def _meter(self, name: str, rng: np.random.Generator, elapsed: Array, clock: Array) -> Array:
+    def _default_faults(self) -> tuple[Fault, ...]:
+        return (demand_spike(self.names[min(6, len(self.names) - 1)]),)
+
+    def _device(self, name: str, rng: np.random.Generator, elapsed: Array) -> Array:
         n = len(elapsed)
+        clock = ((self.start + elapsed) / _HOUR) % 24.0
 
         def peak(hour: float, width: float) -> Array:
             distance = (clock - hour + 12.0) % 24.0 - 12.0  # hours from the peak, across midnight
@@ -112,7 +87,3 @@ class Meters:
                 power[during(fault, elapsed)] += 7.0
         power *= np.exp(rng.normal(0.0, 0.03, n))
         return np.round(power, 3)[:, None]
-
-    def readings(self) -> Iterator[Reading]:
-        """Every meter's readings, in time order, meter after meter; streams are meter names."""
-        return readings_of(self.signals, ("power",), start=self.start, period=self.period)

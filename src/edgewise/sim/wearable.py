@@ -9,15 +9,12 @@ their walks reach, while the steps say they are sitting still.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from functools import cached_property
-
 import numpy as np
 from scipy.signal import lfilter
 
-from edgewise.stream import Array, Reading
+from edgewise.stream import Array
 
-from ._signals import during, readings_of
+from ._signals import Devices, during
 from .plant import Fault
 
 __all__ = ["WEARABLE_UNITS", "Wearables", "racing_heart"]
@@ -26,7 +23,6 @@ WEARABLE_UNITS = {"heart_rate": "bpm", "steps": "1/min"}
 """What each wearable reports."""
 
 _HOUR = 3600.0
-_KIND = 2  # with the seed, the entropy of the draws: apart from the other simulators
 
 
 def racing_heart(wearer: str, *, at_hours: float = 5.0) -> Fault:
@@ -36,7 +32,7 @@ def racing_heart(wearer: str, *, at_hours: float = 5.0) -> Fault:
     )
 
 
-class Wearables:
+class Wearables(Devices):
     """A seeded simulation of ``count`` wearables, reading every ``period`` seconds.
 
     Parameters
@@ -60,37 +56,17 @@ class Wearables:
     (True, 0.0)
     """
 
-    def __init__(
-        self,
-        *,
-        seed: int = 0,
-        count: int = 3,
-        hours: float = 24.0,
-        period: float = 60.0,
-        start: float = 0.0,
-        faults: Sequence[Fault] | None = None,
-    ) -> None:
-        if count < 1:
-            raise ValueError(f"count must be at least 1, got {count}")
-        self.seed = seed
-        self.names = [f"watch-{i + 1}" for i in range(count)]
-        self.hours = hours
-        self.period = period
-        self.start = start
-        self.faults = tuple((racing_heart(self.names[0]),) if faults is None else faults)
+    columns = ("heart_rate", "steps")
+    default_count = 3
+    _entropy = 2
 
-    @cached_property
-    def signals(self) -> dict[str, Array]:
-        """Every wearable's readings, one row per step, columns heart rate (bpm) and steps."""
-        n = int(self.hours * _HOUR / self.period)
-        elapsed = np.arange(n, dtype=np.float64) * self.period
-        rngs = np.random.SeedSequence((self.seed, _KIND)).spawn(len(self.names))
-        return {
-            name: self._wearer(name, np.random.default_rng(rng), elapsed)
-            for name, rng in zip(self.names, rngs, strict=True)
-        }
+    def _name(self, index: int, count: int) -> str:
+        return f"watch-{index + 1}"
 
-    def _wearer(self, name: str, rng: np.random.Generator, elapsed: Array) -> Array:
+    def _default_faults(self) -> tuple[Fault, ...]:
+        return (racing_heart(self.names[0]),)
+
+    def _device(self, name: str, rng: np.random.Generator, elapsed: Array) -> Array:
         n = len(elapsed)
         per_minute = self.period / 60.0
         # Walks: a bout every hour or so, 5 to 30 minutes at 80 to 120 steps a minute; the first
@@ -113,9 +89,3 @@ class Wearables:
         lagged: Array = lfilter([1.0 - keep], [1.0, -keep], effort, zi=[keep * effort[0]])[0]
         heart = rng.uniform(58.0, 72.0) + 50.0 * lagged + rng.normal(0.0, 2.0, n)
         return np.column_stack([np.round(heart), steps])
-
-    def readings(self) -> Iterator[Reading]:
-        """Every wearable's readings, in time order; streams are the wearers' names."""
-        return readings_of(
-            self.signals, ("heart_rate", "steps"), start=self.start, period=self.period
-        )
