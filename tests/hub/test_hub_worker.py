@@ -142,3 +142,23 @@ async def _outage(pg_url: str, proxied: str, nats_url: str, proxy: TcpProxy) -> 
     finally:
         await nc.close()
     return counts.stored, counts.duplicates
+
+
+def test_a_worker_on_postgresql_wakes_the_dashboards_of_every_hub_worker(
+    tmp_path: Path, pg_url: str
+) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from edgewise.hub.web import CHANNEL
+
+    upgrade(pg_url)
+    add_device(pg_url, "m-1")
+    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        with NatsServer(tmp_path / "nats") as server:
+            stored, *_ = asyncio.run(_scenario(pg_url, server.url))
+        heard = [json.loads(n.payload) for n in listener.notifies(timeout=5.0, stop_after=1)]
+    assert stored == 1
+    assert heard == [["m-1"]]  # the registered device; the ghost is a dead letter

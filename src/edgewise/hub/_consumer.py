@@ -16,13 +16,14 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from edgewise.agent._uplink import _worth_logging
@@ -40,6 +41,7 @@ from ._jetstream import (
 from ._nats import connect, stop_on_signals, unless_stopped
 from ._protocol import RecordError, WireRecord, check_record
 from ._store import RecordKey, registered, store_records
+from .web import notifier
 
 __all__ = ["WorkerSettings", "run_worker"]
 
@@ -84,22 +86,34 @@ def _read(msg: Msg) -> WireRecord | str:
         return f"not a record: {reason}"
 
 
-def _store(sessions: sessionmaker[Session], records: list[WireRecord]) -> tuple[int, set[str]]:
-    """Store the records of registered devices in one transaction; (stored, unknown devices)."""
+def _store(
+    sessions: sessionmaker[Session], records: list[WireRecord]
+) -> tuple[int, set[str], set[str]]:
+    """Store the records of registered devices in one transaction; (stored, the registered
+    devices, the unknown ones)."""
     with sessions() as s, s.begin():
         known = registered(s, {r.device for r in records})
         stored = store_records(s, [r for r in records if r.device in known], time.time())
-    return stored, {r.device for r in records} - known
+    return stored, known, {r.device for r in records} - known
 
 
 async def _handle(
-    js: JetStreamContext, sessions: sessionmaker[Session], msgs: list[Msg], counts: _Counts
+    js: JetStreamContext,
+    sessions: sessionmaker[Session],
+    msgs: list[Msg],
+    counts: _Counts,
+    wake: Callable[[Collection[str]], None] | None,
 ) -> None:
     counts.redelivered += sum(msg.metadata.num_delivered > 1 for msg in msgs)
     read = [(msg, _read(msg)) for msg in msgs]
     records = [r for _, r in read if isinstance(r, WireRecord)]
-    stored, unknown = await asyncio.to_thread(_store, sessions, records)
+    stored, known, unknown = await asyncio.to_thread(_store, sessions, records)
     counts.stored += stored
+    if stored and wake is not None:
+        try:  # the dashboard's pages of these devices read what is new; never holds the acks
+            await asyncio.to_thread(wake, known)
+        except SQLAlchemyError as error:
+            log.warning("the dashboard was not told of new records (%s)", type(error).__name__)
     counts.duplicates += len(records) - stored - sum(r.device in unknown for r in records)
     # Committed: now the refused go to the dead letters, then every message is acknowledged.
     for msg, r in read:
@@ -126,6 +140,9 @@ async def _work(settings: WorkerSettings, stop: asyncio.Event) -> _Counts:
     made = engine(settings.db_url)
     check_schema(made)
     sessions = sessionmaker(made)
+    # Wakes the dashboard's pages on every hub worker (LISTEN/NOTIFY); SQLite has no channel
+    # between processes, so there pages show these records on their next wake.
+    wake = notifier(made) if made.dialect.name == "postgresql" else None
     counts = _Counts()
     nc = await connect(settings.nats_url, creds=settings.nats_creds, name="edgewise-hub-worker")
     try:
@@ -153,7 +170,7 @@ async def _work(settings: WorkerSettings, stop: asyncio.Event) -> _Counts:
             except TimeoutError:  # nothing to fetch (nats-py raises its own or asyncio's)
                 continue
             try:
-                if not await unless_stopped(_handle(js, sessions, msgs, counts), stop):
+                if not await unless_stopped(_handle(js, sessions, msgs, counts, wake), stop):
                     break
             except (OperationalError, InterfaceError) as error:  # the database is away
                 failures += 1
