@@ -18,6 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 __all__ = [
     "MOSQUITTO_CONF",
@@ -81,7 +82,33 @@ def wait_for_port(
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
-class Mosquitto:
+class _Server:
+    """A server process of the tests and benches: ``start()`` (or ``with``), then ``stop()``."""
+
+    process: subprocess.Popen[bytes] | None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class Mosquitto(_Server):
     """A Mosquitto broker in ``folder`` on a free port, for as long as the ``with`` block."""
 
     def __init__(self, folder: Path, *, port: int | None = None, options: str = "") -> None:
@@ -98,7 +125,7 @@ class Mosquitto:
         self.options = options
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Mosquitto:
+    def start(self) -> Self:
         self.folder.mkdir(parents=True, exist_ok=True)
         conf = self.folder / "mosquitto.conf"
         # Started as root, Mosquitto would switch to its own user, which cannot write our folder.
@@ -112,25 +139,8 @@ class Mosquitto:
         wait_for_port(self.port, process=self.process)
         return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
-    def __enter__(self) -> Mosquitto:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class NatsServer:
+class NatsServer(_Server):
     """A ``nats-server -js`` in ``folder`` on a free port, run with :data:`NATS_CONF`."""
 
     def __init__(self, folder: Path, *, port: int | None = None) -> None:
@@ -145,7 +155,7 @@ class NatsServer:
         self.url = f"nats://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> NatsServer:
+    def start(self) -> Self:
         self.folder.mkdir(parents=True, exist_ok=True)
         conf = self.folder / "nats.conf"
         conf.write_text(NATS_CONF.format(port=self.port, folder=self.folder))
@@ -155,23 +165,6 @@ class NatsServer:
             )
         wait_for_port(self.port, process=self.process)
         return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-    def __enter__(self) -> NatsServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def pinned(core: int) -> list[str]:
