@@ -360,7 +360,7 @@ def assign(
 
     The spec is checked here first; the agent checks it again and reports a refusal back.
     """
-    from edgewise.hub import HubError, queue_command
+    from edgewise.hub import queue_command
     from edgewise.stream import Pipeline, SpecError, load_spec
 
     try:
@@ -368,10 +368,8 @@ def assign(
         Pipeline.from_spec(document)
     except SpecError as error:
         raise InputError(f"{spec}: the pipeline spec does not build: {error}") from None
-    try:
-        command = queue_command(db, device, "pipeline", body={"spec": document, "streams": streams})
-    except HubError as error:
-        raise InputError(str(error)) from None
+    body = {"spec": document, "streams": streams}
+    command = _hub(db, lambda: queue_command(db, device, "pipeline", body=body, actor=_actor()))
     say(f"command {command} queued: {device} runs {spec.name} on {streams} from its next call")
 
 
