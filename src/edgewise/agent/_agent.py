@@ -398,7 +398,9 @@ class Agent:
             )
             pipeline = self._pipelines.get(name)
             if pipeline is None:
-                pipeline = self._pipelines[name] = Pipeline.from_spec(self._specs()[name])
+                pushed = self._pushed.get(name)
+                spec = self.config.pipelines[name].model_dump() if pushed is None else pushed[1]
+                pipeline = self._pipelines[name] = Pipeline.from_spec(spec)
             # An agent fronting several devices: each stream's records name the one it is of.
             route = (pipeline, entry.send_readings, entry.device or self.device)
         self._route[stream] = route
