@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 from edgewise.bench.faults import FAULTS, run_faults
 
 
 def test_nothing_acknowledged_is_lost_or_stored_twice() -> None:
     result = run_faults(iterations=21, seed=1)
+    # The whole result, shown with a failure (pytest shortens the assertion's message): dead
+    # letters, counts and the duration say where a reading went.
+    print(json.dumps(result, default=str))
     assert result["faults"] == {kind: 3 for kind in FAULTS}
     assert result["acknowledged"] > 0
-    # The whole result with a failure: dead letters and counts say where a reading went.
     assert result["lost"] == 0, result
     assert result["dead_letters"] == 0, result
     assert result["duplicates"] == 0, result
