@@ -50,7 +50,10 @@ def test_the_verdict_tells_late_from_lost_and_traces_each_loss(tmp_path: Path) -
     box.close()
     outbox = _Outbox(tmp_path / "outbox.db")
     assert _key(3) in outbox.readings and _key(4) not in outbox.readings
-    assert [_trace(i, outbox)["stored_by_agent"] for i in (3, 4, 5)] == [True, True, False]
+    hub = {stream: [(timestamp - 20, 7), (timestamp + 20, 9)]}  # seq 8 is missing: a gap
+    traces = [_trace(i, outbox, hub) for i in (3, 4, 5)]
+    assert [t["stored_by_agent"] for t in traces] == [True, True, False]
+    assert traces[0]["hub_seqs_around"] == [7, 9]
     log = "\n".join(
         json.dumps({"level": "WARNING", "message": m})
         for m in ("rejected out_of_order: device time 3 is 1 s before", "outbox full", "rejected")

@@ -22,12 +22,14 @@ The verdict is exact: once the faults are over the campaign waits for the hub to
 acknowledged reading, for as long as the hub keeps receiving (a loaded machine drains slowly).
 A reading still missing then is ``undrained`` if the agent's outbox still holds it (late, not
 lost) and ``lost`` otherwise; each lost one is traced (``lost_traces``): whether the agent's outbox
-ever stored its message (the digest the agent keeps of every message it stored), so a loss in
-the broker, in the agent's acceptance or between the outbox and the hub can be told apart.
+ever stored its message (the digest the agent keeps of every message it stored) and whether the
+hub's sequence numbers around it leave a gap for it, so a loss in the broker, in the agent's
+acceptance, in its numbering or between the outbox and the hub can be told apart.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import json
@@ -41,7 +43,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +224,19 @@ def _stored(hub_db: Path) -> Counter[tuple[str, float]]:
     return Counter((stream, float(ts)) for stream, ts in rows)
 
 
+def _seqs(hub_db: Path) -> dict[str, list[tuple[float, int]]]:
+    """Per stream, the hub's readings as (device timestamp, sequence number), in time order."""
+    with contextlib.closing(sqlite3.connect(hub_db)) as db:
+        rows = db.execute(
+            "SELECT stream, timestamp, seq FROM records WHERE kind = 'reading'"
+            " ORDER BY stream, timestamp"
+        ).fetchall()
+    seqs: dict[str, list[tuple[float, int]]] = {}
+    for stream, timestamp, seq in rows:
+        seqs.setdefault(stream, []).append((float(timestamp), int(seq)))
+    return seqs
+
+
 def _alarms(hub_db: Path) -> set[str]:
     with contextlib.closing(sqlite3.connect(hub_db)) as db:
         rows = db.execute(
@@ -326,6 +341,7 @@ metrics: {{port: {agent_metrics}}}
             # Both at rest: the agent forgets a record only once the hub has committed it, so a
             # reading in neither is lost, whatever the timing.
             stored = _stored(hub_db)
+            seqs = _seqs(hub_db)
             alarms = _alarms(hub_db)
             outbox = _Outbox(outbox_dir / "outbox.db")
             agent_log = (folder / "agent.log").read_text(errors="replace")
@@ -357,7 +373,7 @@ metrics: {{port: {agent_metrics}}}
         "actions_fired": sum(1 for key in received if key in alarms),
         "actions_fired_twice": sum(1 for n in received.values() if n > 1),
         "agent_rejections_logged": _rejections_logged(agent_log),
-        "lost_traces": [_trace(i, outbox) for i in lost[:_TRACED]],
+        "lost_traces": [_trace(i, outbox, seqs) for i in lost[:_TRACED]],
     }
 
 
@@ -394,16 +410,28 @@ class _Outbox:
             self.dead_letters = int(db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
 
 
-def _trace(i: int, outbox: _Outbox) -> dict[str, Any]:
-    """Where lost message ``i`` went: whether the agent stored it (its digest is kept for the
-    latest 50,000 messages, so ``False`` for an old one only says it is no longer known)."""
+def _trace(i: int, outbox: _Outbox, seqs: Mapping[str, list[tuple[float, int]]]) -> dict[str, Any]:
+    """Where lost message ``i`` went.
+
+    ``stored_by_agent``: whether the outbox stored its message (the digest is kept for the
+    latest 50,000 messages, so ``False`` for an old one only says it is no longer known).
+    ``hub_seqs_around``: the sequence numbers of the stream's readings stored just before and
+    after it; consecutive ones mean the reading never had a number of its own in the hub (never
+    taken, or its number reused), a gap that its record was made and lost on the way.
+    """
     digest = hashlib.blake2b(_TOPIC.encode() + b"\0" + _payload(i), digest_size=_DIGEST_SIZE)
     stream, timestamp = _key(i)
+    numbered = seqs.get(stream, [])
+    at = bisect.bisect_left(numbered, (timestamp, -1))
     return {
         "message": i,
         "stream": stream,
         "timestamp": timestamp,
         "stored_by_agent": digest.digest() in outbox.digests,
+        "hub_seqs_around": [
+            numbered[at - 1][1] if at > 0 else None,
+            numbered[at][1] if at < len(numbered) else None,
+        ],
     }
 
 
