@@ -648,8 +648,13 @@ class Agent:
                 "checkpoint postponed (the journal keeps growing until one fits): %s", error
             )
             return
-        self.outbox.forget_delivered(keep=_DELIVERED_KEEP)
         self.stats.checkpoints += 1
+        try:
+            self.outbox.forget_delivered(keep=_DELIVERED_KEEP)
+        except OutboxFull:
+            # The disk filled since the checkpoint: the digests are forgotten at the next one.
+            # Raised here it would end the writer, and with it every acknowledgement.
+            log.warning("old message digests kept until the next checkpoint: the disk is full")
 
 
 def _gate(config: AgentConfig) -> Gate:
