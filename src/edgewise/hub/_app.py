@@ -23,6 +23,7 @@ from . import _routes_alerts, _routes_devices, _routes_people, _routes_releases
 from ._alerts import AlertSettings, Folded, fold_events, triage_due
 from ._auth import bearer_token, install, person
 from ._db import check_schema, engine
+from ._errors import HubError
 from ._notify import Notifications
 from ._protocol import PROTOCOL_VERSION, Batch, BatchError, BatchTooLarge, decode
 from ._store import Agent, authenticate_in, ingest
@@ -92,6 +93,8 @@ def create_app(
         raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
     if triage_every_s <= 0:
         raise ValueError(f"triage_every_s must be positive, got {triage_every_s}")
+    if releases is not None and not (releases / "metadata").is_dir():
+        raise HubError(f"{releases} is not a model repository (edgewise model keys init)")
     settings = alert_settings or AlertSettings()
     notifications = Notifications(webhooks)
     made = engine(db_url)
