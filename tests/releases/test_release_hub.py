@@ -3,6 +3,8 @@ over real HTTP; the command line makes, publishes, assigns, refreshes and rotate
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -10,7 +12,15 @@ import pytest
 from releasetest import DEVICE, Release, make_release, tiny_model
 from typer.testing import CliRunner
 
-from edgewise.agent import HubFetcher, ModelUpdater
+from edgewise.agent import (
+    ConfigError,
+    HubFetcher,
+    Installed,
+    ModelUpdater,
+    Slots,
+    parse_config,
+    run_agent,
+)
 from edgewise.cli import app
 from edgewise.hub import HubError, add_device, create_app, revoke_device, upgrade
 from hub.hubtest import Server
@@ -106,3 +116,52 @@ def test_the_command_line(tmp_path: Path) -> None:
         "model", "publish", str(model), "--repo", str(tmp_path), "--offline-keys", offline, code=2
     )
     assert "not a model repository" in out
+
+
+def test_edgewise_agent_run_installs_its_assigned_model(
+    release: Release, db_url: str, tmp_path: Path
+) -> None:
+    token = add_device(db_url, DEVICE)
+    (tmp_path / "feed.csv").write_text("timestamp,stream,temp\n1700000000,pump-1,20.5\n")
+    (tmp_path / "root.json").write_bytes(release.root)
+    (tmp_path / "token").write_text(token)
+    with Server(create_app(db_url=db_url, releases=release.repo.folder)) as server:
+        path = tmp_path / "agent.yaml"
+        path.write_text(
+            f"""
+version: 1
+device: {{id: {DEVICE}}}
+inputs: [{{type: replay, name: feed, path: {tmp_path / "feed.csv"}, speed: 0}}]
+storage: {{dir: {tmp_path / "state"}}}
+uplink: {{url: "{server.url}", token: {{file: {tmp_path / "token"}}}}}
+models: {{root: {tmp_path / "root.json"}, every_s: 0.2}}
+"""
+        )
+        stop = threading.Event()
+        runner = threading.Thread(target=run_agent, args=(path,), kwargs={"stop": stop})
+        runner.start()
+        slots = Slots(tmp_path / "state" / "models" / "slots")
+        deadline = time.monotonic() + 60
+        while slots.active() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        release.repo.assign(DEVICE, release.second)  # picked up by the next check
+        while (slots.active() or Installed("", "", 0, "")).image != release.second:
+            assert time.monotonic() < deadline, "the agent did not install its new assignment"
+            time.sleep(0.05)
+        stop.set()
+        runner.join(30)
+    assert slots.previous() is not None and slots.previous().image == release.first  # type: ignore[union-attr]
+
+
+def test_models_need_an_uplink_and_a_root(tmp_path: Path) -> None:
+    text = """
+version: 1
+device: {id: pump-1}
+inputs: [{type: replay, name: feed, path: unused.csv}]
+models: {root: missing.json}
+"""
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, tmp_path / "agent.yaml")
+    assert "add an uplink" in str(raised.value) and "missing.json: no such file" in str(
+        raised.value
+    )

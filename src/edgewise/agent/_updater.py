@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,8 @@ class ModelUpdater:
 
     ``root`` is the trusted root metadata the agent was provisioned with (``root.json`` of the
     repository when the device was set up); newer roots are followed from it. ``folder`` holds
-    the TUF metadata cache, the downloads and the two slots.
+    the TUF metadata cache, the downloads and the two slots. :meth:`start` checks every
+    ``every_s`` seconds in a thread.
     """
 
     def __init__(
@@ -104,8 +106,10 @@ class ModelUpdater:
         hub_url: str,
         root: bytes,
         fetcher: FetcherInterface,
+        every_s: float = 300.0,
     ) -> None:
         self.folder = folder
+        self.every_s = every_s
         self.device = device
         self.hub_url = hub_url.rstrip("/")
         self.root = root
@@ -116,6 +120,32 @@ class ModelUpdater:
         for made in (self._metadata, self._downloads):
             made.mkdir(parents=True, exist_ok=True)
         self.counts = {"installed": 0, "refused": 0, "failed": 0}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Check now, then every ``every_s`` seconds, in a thread of its own, until :meth:`stop`."""
+        loaded = self.slots.load()
+        log.info(
+            "models: %s",
+            "none installed yet" if loaded is None else f"running {loaded[1].image}",
+        )
+
+        def run() -> None:
+            while True:
+                self.check()
+                if self._stop.wait(self.every_s):
+                    return
+
+        self._thread = threading.Thread(target=run, name="models", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop checking; an install under way is left to finish (or is killed safely)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
     def check(self) -> Outcome:
         """One round: verify, download, install; refusals are logged and counted."""
