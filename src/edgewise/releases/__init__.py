@@ -20,15 +20,15 @@ from ._keys import OFFLINE_ROLES, ONLINE_ROLES, PASSPHRASE_ENV, generate, load_s
 from ._repository import LIFETIMES, ROLES, Repository
 from ._selftest import self_test
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (plain sort, as the API test checks)
     "ASSIGNMENTS",
+    "Assignment",
     "IMAGES",
     "LIFETIMES",
     "OFFLINE_ROLES",
     "ONLINE_ROLES",
     "PASSPHRASE_ENV",
     "ROLES",
-    "Assignment",
     "ReleaseError",
     "Repository",
     "generate",
