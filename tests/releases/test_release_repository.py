@@ -99,3 +99,17 @@ def test_keys_init_refuses_bad_thresholds_and_existing_repositories(tmp_path: Pa
         Repository.create(tmp_path / "r", offline_keys=tmp_path / "k2")
     with pytest.raises(ReleaseError, match="not a model repository"):
         Repository(tmp_path / "elsewhere")
+
+
+def test_a_wave_is_one_signed_change_and_all_or_nothing(release: Release) -> None:
+    before = release.repo.versions()["assignments"]
+    made = release.repo.assign_many({"pump-2": release.second, "pump-3": release.second})
+    assert [(a.device, a.serial) for a in made] == [("pump-2", 1), ("pump-3", 1)]
+    assert release.repo.versions()["assignments"] == before + 1
+    with pytest.raises(ReleaseError, match=r"models/nope\.ewm is not published"):
+        release.repo.assign_many({"pump-2": release.first, "pump-4": "models/nope.ewm"})
+    assert {d: a.image for d, a in release.repo.assignments().items()} == {
+        DEVICE: release.first,
+        "pump-2": release.second,
+        "pump-3": release.second,
+    }

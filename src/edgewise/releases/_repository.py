@@ -18,7 +18,6 @@ client reading while a publish runs never mixes two states of the repository.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -191,7 +190,15 @@ class Repository:
     def assignment(self, device: str) -> Assignment | None:
         """``device``'s current assignment, if it has one."""
         found = self._targets("assignments").targets.get(target_of(device))
-        return None if found is None else Assignment.parse(self._target_path(found).read_bytes())
+        return None if found is None else self._read(found)
+
+    def assignments(self) -> dict[str, Assignment]:
+        """Every device's current assignment, by device."""
+        found = (self._read(info) for info in self._targets("assignments").targets.values())
+        return {assignment.device: assignment for assignment in found}
+
+    def _read(self, info: TargetFile) -> Assignment:
+        return Assignment.parse(self._target_path(info).read_bytes())
 
     def _targets(self, role: str) -> Targets:
         signed = self.load(role).signed
@@ -236,26 +243,34 @@ class Repository:
 
         A rollback is an assignment like any other: the previous image, a higher serial.
         """
-        if not _valid(device):
-            raise ReleaseError(f"device {device!r}: letters, digits, '.', '_', '-' only")
-        if image not in self._targets("targets").targets:
-            raise ReleaseError(f"{image} is not published (not in the offline-signed targets)")
-        current = self.assignment(device)
-        made = Assignment(
-            device=device, image=image, serial=1 if current is None else current.serial + 1
-        )
-        data = made.to_bytes()
-        info = TargetFile(
-            length=len(data),
-            hashes={"sha256": hashlib.sha256(data).hexdigest()},
-            path=made.target,
-        )
-        stored = self._target_path(info)
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(stored, data)
+        return self.assign_many({device: image})[0]
+
+    def assign_many(self, plan: Mapping[str, str]) -> list[Assignment]:
+        """Assign each device of ``plan`` (device -> image) in one signed change.
+
+        A rollout's wave is one new version of the metadata, not one per device. Every device
+        and image is checked first: one bad entry refuses the whole plan and changes nothing.
+        """
+        published = self._targets("targets").targets
+        for device, image in plan.items():
+            if not _valid(device):
+                raise ReleaseError(f"device {device!r}: letters, digits, '.', '_', '-' only")
+            if image not in published:
+                raise ReleaseError(f"{image} is not published (not in the offline-signed targets)")
         assignments_md = self.load("assignments")
-        assert isinstance(assignments_md.signed, Targets)
-        assignments_md.signed.targets[made.target] = info
+        listed = assignments_md.signed.targets
+        made = []
+        for device, image in plan.items():
+            current = listed.get(target_of(device))
+            serial = 1 if current is None else self._read(current).serial + 1
+            assignment = Assignment(device=device, image=image, serial=serial)
+            data = assignment.to_bytes()
+            info = TargetFile.from_data(assignment.target, data, ["sha256"])
+            stored = self._target_path(info)
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(stored, data)
+            listed[assignment.target] = info
+            made.append(assignment)
         self._commit(
             {"assignments": (assignments_md, load_signers(self.online_keys, "assignments"))}
         )
