@@ -129,22 +129,46 @@ def test_hash_mismatch(release: Release, caplog: pytest.LogCaptureFixture) -> No
     refused(release, caplog, "LengthOrHashMismatchError", flipped)
 
 
+def forge_assignment(release: Release, data: bytes, *extra: TargetFile) -> None:
+    """A thief of the assignment key signs ``data`` as pump-1's assignment, and ``extra``."""
+    repo = release.repo
+    md = repo.load("assignments")
+    entry = TargetFile.from_data(f"assignments/{DEVICE}.json", data, ["sha256"])
+    (repo.targets / "assignments" / f"{entry.hashes['sha256']}.{DEVICE}.json").write_bytes(data)
+    for info in (entry, *extra):
+        md.signed.targets[info.path] = info
+    repo._commit({"assignments": (md, load_signers(repo.online_keys, "assignments"))})
+
+
 def test_compromised_assignment_key_cannot_install_an_unlisted_image(
     release: Release, caplog: pytest.LogCaptureFixture
 ) -> None:
     repo = release.repo
-    stolen = load_signers(repo.online_keys, "assignments")
     evil = tiny_model(repo.folder.parent / "evil.ewm", seed=3)
     info = TargetFile.from_file("models/evil.ewm", str(evil), ["sha256"])
     stored = repo.targets / "models" / f"{info.hashes['sha256']}.evil.ewm"
     stored.write_bytes(evil.read_bytes())
     # The thief signs, with the assignment key, both the image and an assignment to it.
-    md = repo.load("assignments")
-    md.signed.targets[info.path] = info
     assignment = Assignment(device=DEVICE, image=info.path, serial=9)
-    data = assignment.to_bytes()
-    entry = TargetFile.from_data(assignment.target, data, ["sha256"])
-    (repo.targets / "assignments" / f"{entry.hashes['sha256']}.{DEVICE}.json").write_bytes(data)
-    md.signed.targets[assignment.target] = entry
-    repo._commit({"assignments": (md, stolen)})
+    forge_assignment(release, assignment.to_bytes(), info)
     refused(release, caplog, "not in the offline-signed targets")
+
+
+def test_compromised_assignment_key_cannot_go_back_to_an_older_serial(
+    release: Release, caplog: pytest.LogCaptureFixture
+) -> None:
+    release.repo.assign(DEVICE, release.second)
+    release.repo.assign(DEVICE, release.first)  # serial 3: the first model again
+    outcome = release.updater().check()  # the first model is running: only its serial changes
+    assert outcome.status == "current" and outcome.active is not None
+    assert outcome.active.serial == 3
+    # Back to the second model under its old serial: a replay of a superseded assignment.
+    forge_assignment(release, Assignment(DEVICE, release.second, serial=2).to_bytes())
+    refused(release, caplog, "assignment serial 2 is older than the installed 3")
+
+
+def test_compromised_assignment_key_cannot_hand_over_another_device_s_assignment(
+    release: Release, caplog: pytest.LogCaptureFixture
+) -> None:
+    forge_assignment(release, Assignment("pump-2", release.second, serial=5).to_bytes())
+    refused(release, caplog, "the assignment is for 'pump-2', not 'pump-1'")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from edgewise._atomic import copy_atomic, write_atomic
@@ -93,6 +93,16 @@ class Slots:
             raise ReleaseError(f"{path.name}: its bytes changed since it was installed")
         return self_test(path)
 
+    def renumber(self, serial: int) -> Installed:
+        """The active model stays, under a newer assignment's ``serial`` (the same image again)."""
+        state = self._read_state()
+        active = state["active"]
+        if active is None:
+            raise ReleaseError("no model is installed")
+        renumbered = replace(active, serial=serial)
+        self._write_state(renumbered, state["previous"])
+        return renumbered
+
     def install(self, source: Path, *, image: str, serial: int) -> Installed:
         """Copy ``source`` into the free slot, self-test it, switch to it; the old one stays.
 
@@ -111,14 +121,12 @@ class Slots:
         )
         self._checked(installed)
         # The switch: one rename. Before it the old model runs, after it the new one.
-        write_atomic(
-            self.folder / _STATE,
-            json.dumps(
-                {
-                    "active": asdict(installed),
-                    "previous": None if current is None else asdict(current),
-                },
-                sort_keys=True,
-            ).encode(),
-        )
+        self._write_state(installed, current)
         return installed
+
+    def _write_state(self, active: Installed, previous: Installed | None) -> None:
+        state = {
+            "active": asdict(active),
+            "previous": None if previous is None else asdict(previous),
+        }
+        write_atomic(self.folder / _STATE, json.dumps(state, sort_keys=True).encode())

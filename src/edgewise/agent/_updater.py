@@ -24,7 +24,7 @@ from tuf.api import exceptions
 from tuf.ngclient import Updater
 from tuf.ngclient.fetcher import FetcherInterface
 
-from edgewise.releases import IMAGES, Assignment, ReleaseError, target_of
+from edgewise.releases import Assignment, ReleaseError, target_of
 
 from ._slots import Installed, Slots
 
@@ -193,11 +193,7 @@ class ModelUpdater:
             )
         # Image paths resolve in the offline-signed targets only: the delegation to the online
         # assignment role covers assignments/* and nothing else.
-        image = (
-            updater.get_targetinfo(assignment.image)
-            if assignment.image.startswith(IMAGES)
-            else None
-        )
+        image = updater.get_targetinfo(assignment.image)
         if image is None:
             raise ReleaseError(
                 f"{assignment.image} is assigned but not in the offline-signed targets"
@@ -206,6 +202,8 @@ class ModelUpdater:
             image.path,
             image.hashes.get("sha256"),
         ):
+            if assignment.serial > active.serial:  # so that older assignments stay refused
+                active = self.slots.renumber(assignment.serial)
             return Outcome("current", f"{image.path} is installed", active)
         download = updater.download_target(image, filepath=str(self._downloads / "incoming.ewm"))
         installed = self.slots.install(Path(download), image=image.path, serial=assignment.serial)

@@ -299,9 +299,10 @@ class Repository:
         targets_signers: Sequence[Signer] = self._offline(offline_keys, "targets")
         folder = offline_keys if role in OFFLINE_ROLES else self.online_keys
         count = len(load_signers(folder, role))
-        _retire(folder, role, f"v{root.version}")
-        new = generate(folder, role, count)
         targets_md = self.load("targets")
+        # Named after the versions they last signed under: unique, as every rotation bumps one.
+        _retire(folder, role, f"root{root.version}-targets{targets_md.signed.version}")
+        new = generate(folder, role, count)
         if role == "assignments":
             delegations = targets_md.signed.delegations
             assert delegations is not None and delegations.roles is not None
