@@ -3,6 +3,7 @@ over real HTTP; the command line makes, publishes, assigns, refreshes and rotate
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -125,6 +126,9 @@ def test_edgewise_agent_run_installs_its_assigned_model(
     (tmp_path / "feed.csv").write_text("timestamp,stream,temp\n1700000000,pump-1,20.5\n")
     (tmp_path / "root.json").write_bytes(release.root)
     (tmp_path / "token").write_text(token)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
     with Server(create_app(db_url=db_url, releases=release.repo.folder)) as server:
         path = tmp_path / "agent.yaml"
         path.write_text(
@@ -135,6 +139,7 @@ inputs: [{{type: replay, name: feed, path: {tmp_path / "feed.csv"}, speed: 0}}]
 storage: {{dir: {tmp_path / "state"}}}
 uplink: {{url: "{server.url}", token: {{file: {tmp_path / "token"}}}}}
 models: {{root: {tmp_path / "root.json"}, every_s: 0.2}}
+metrics: {{port: {port}}}
 """
         )
         stop = threading.Event()
@@ -148,8 +153,14 @@ models: {{root: {tmp_path / "root.json"}, every_s: 0.2}}
         while (slots.active() or Installed("", "", 0, "")).image != release.second:
             assert time.monotonic() < deadline, "the agent did not install its new assignment"
             time.sleep(0.05)
+        installs = 'edgewise_agent_model_updates_total{outcome="installed"} 2.0'
+        while installs not in httpx.get(f"http://127.0.0.1:{port}/metrics").text:
+            assert time.monotonic() < deadline, "the second install is not counted"
+            time.sleep(0.05)
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
         stop.set()
         runner.join(30)
+    assert health["model"] == release.second
     assert slots.previous() is not None and slots.previous().image == release.first  # type: ignore[union-attr]
 
 

@@ -119,7 +119,9 @@ def run(path: str | Path, *, stop: threading.Event | None = None) -> int:
         )
     metrics = None
     if config.metrics is not None:
-        metrics = MetricsServer(agent, uplink, host=config.metrics.host, port=config.metrics.port)
+        metrics = MetricsServer(
+            agent, uplink, host=config.metrics.host, port=config.metrics.port, models=updater
+        )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         (reload if signum == signal.SIGHUP else stop).set()
