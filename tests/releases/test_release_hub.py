@@ -108,6 +108,8 @@ def test_the_command_line(tmp_path: Path) -> None:
         "model", "assign", "pump-1", "models/bearing.ewm", "--repo", repo
     )
     assert "refreshed" in run("model", "refresh", "--repo", repo)
+    out = run("model", "status", "--repo", repo)
+    assert "timestamp" in out and "models/bearing.ewm" in out and "pump-1" in out
     assert "rotated the root keys" in run(
         "model", "keys", "rotate", "root", "--repo", repo, "--offline-keys", offline
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -374,3 +375,26 @@ def refresh(repo: RepoOption) -> None:
     repository = _repository(repo)
     _release(repository.refresh)
     say(f"refreshed; versions now {repository.versions()}")
+
+
+@model_app.command("status")
+def status(repo: RepoOption) -> None:
+    """Each role's version and expiry, the published images and the devices' assignments."""
+    from edgewise.releases import ROLES
+
+    repository = _repository(repo)
+    roles = Table(title=f"{repo}")
+    for column in ("role", "version", "expires (UTC)"):
+        roles.add_column(column)
+    for role in ROLES:
+        signed = _release(functools.partial(repository.load, role)).signed
+        roles.add_row(role, str(signed.version), signed.expires.strftime("%Y-%m-%d %H:%M"))
+    assignments = Table(title="assignments")
+    for column in ("device", "image", "serial"):
+        assignments.add_column(column)
+    for device, made in sorted(repository.assignments().items()):
+        assignments.add_row(device, made.image, str(made.serial))
+    console = Console()
+    console.print(roles)
+    console.print("images: " + (", ".join(repository.images()) or "none"))
+    console.print(assignments)
