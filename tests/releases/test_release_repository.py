@@ -113,3 +113,23 @@ def test_a_wave_is_one_signed_change_and_all_or_nothing(release: Release) -> Non
         "pump-2": release.second,
         "pump-3": release.second,
     }
+
+
+def test_a_publish_killed_before_its_timestamp_is_done_again(
+    release: Release, tmp_path: Path
+) -> None:
+    metadata = release.repo.metadata
+    before = (metadata / "timestamp.json").read_bytes()
+    snapshot = release.repo.versions()["snapshot"]
+    third = release.repo.publish(
+        tiny_model(tmp_path / "third.ewm", seed=2), offline_keys=release.offline
+    )
+    # As if killed after the targets and snapshot were written, before the timestamp was.
+    (metadata / "timestamp.json").write_bytes(before)
+    assert release.repo.images() == [release.first, release.second]  # what agents see
+    assert (metadata / f"{snapshot + 1}.snapshot.json").is_file()
+    release.repo.publish(tmp_path / "third.ewm", offline_keys=release.offline)
+    release.repo.assign(DEVICE, third)
+    outcome = release.updater().check()
+    assert outcome.status == "installed" and outcome.active is not None
+    assert outcome.active.image == third

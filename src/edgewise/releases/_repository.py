@@ -168,16 +168,25 @@ class Repository:
     # -- what it holds --------------------------------------------------------------------------
 
     def load(self, role: str) -> Metadata[Any]:
-        """The newest metadata of ``role``."""
+        """The current metadata of ``role``: the versions the timestamp leads to, as agents see.
+
+        A change killed before its timestamp was written left newer files that nothing names:
+        they are ignored here, and the next change writes over them.
+        """
         if role == "timestamp":
             return Metadata.from_file(str(self.metadata / "timestamp.json"))
-        return Metadata.from_file(str(self.metadata / f"{self._version(role)}.{role}.json"))
-
-    def _version(self, role: str) -> int:
-        versions = [int(p.name.split(".")[0]) for p in self.metadata.glob(f"*.{role}.json")]
-        if not versions:
-            raise ReleaseError(f"{self.metadata}: no {role} metadata")
-        return max(versions)
+        if role == "root":  # agents find roots by trying the next version: the newest is current
+            versions = [int(p.name.split(".")[0]) for p in self.metadata.glob("*.root.json")]
+            return Metadata.from_file(str(self.metadata / f"{max(versions)}.root.json"))
+        if role == "snapshot":
+            timestamp = self.load("timestamp").signed
+            assert isinstance(timestamp, Timestamp)
+            version = timestamp.snapshot_meta.version
+        else:
+            snapshot = self.load("snapshot").signed
+            assert isinstance(snapshot, Snapshot)
+            version = snapshot.meta[f"{role}.json"].version
+        return Metadata.from_file(str(self.metadata / f"{version}.{role}.json"))
 
     def versions(self) -> dict[str, int]:
         """The version of each role's newest metadata."""
