@@ -161,7 +161,8 @@ class DefaultDetector(Detector):
     """
 
     # 3: decisions, episodes and the frozen normal; glitch-proof ranges; graded scores.
-    state_version = 3
+    # 4: the live model's onsets during an episode; the noise about the short mean.
+    state_version = 4
 
     def __init__(
         self,
