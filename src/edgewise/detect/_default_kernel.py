@@ -869,11 +869,10 @@ RANGE_VIEW, DIFFERENCE_VIEW, SHAPE_VIEW, LEVEL_VIEW, SEASON_VIEW = 1, 2, 4, 8, 1
 
 
 class Decision(NamedTuple):
-    """Which views find a reading abnormal, those of the live model alone, and the level's record
-    (or floor) at this reading."""
+    """Which views find a reading abnormal, and the level's record (or floor) at this reading."""
 
     views: int
-    live: int
+    live: int  # the views the live model alone finds abnormal (without the frozen normal)
     level_limit: float
 
 
@@ -959,7 +958,7 @@ ALARM, ENDED, ACCEPTED = 1, 2, 4
 
 @_inline
 def _advance_episode(state: NDArray[np.float64], views: int, live: int) -> int:
-    """Take one reading's abnormal views (``live``: the live model's); return the episode's events."""
+    """Take one reading's abnormal views (``live``: the live model's); return the events."""
     seen = int(state[S_EPISODE_VIEWS])
     if state[S_EPISODE_LENGTH] == 0.0:
         if views == 0:
