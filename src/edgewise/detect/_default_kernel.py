@@ -191,6 +191,9 @@ S_VAR = _LAYOUT.field()
 # The readings' variance about the short mean: their noise, which a level change does not inflate
 # the way it inflates the variance about the slow average (the decisions' unit of spread).
 S_NOISE_VAR = _LAYOUT.field()
+# Readings in the short window that were not learned: while one is there (a glitch), the short
+# mean is not the level, and no reading teaches the noise.
+S_WINDOW_UNLEARNED = _LAYOUT.field()
 S_Z_RECORD = _LAYOUT.record()
 # Season: the period in blocks (0 = none) and the slow average of block means it is learned
 # around; the seasonal distance (held until the next block completes), how many were measured,
@@ -656,6 +659,14 @@ def _score_level(state: NDArray[np.float64], x: float, t: int, floor: float) -> 
     value_at, learned_at, short = _level_slot(state, t)
     leaving = state[value_at]
     total = state[S_SUM] + (x - leaving)
+    if t >= short and state[learned_at] == 0.0:
+        # An unlearned reading (a glitch: 1e30) leaves: taking it off the sum would cancel the
+        # other readings' digits, so the window is summed afresh.
+        start = _bounds(state, AT_LEVEL_VALUES)[0]
+        total = x
+        for j in range(short):
+            if start + j != value_at:
+                total += state[start + j]
     mean, var = state[S_MEAN], state[S_VAR]
     z = 0.0
     if t >= short:
@@ -687,11 +698,15 @@ def _commit_level(
 ) -> None:
     """Put ``x`` in the short window, with whether it is learned from; keep the rest."""
     value_at, learned_at, short = _level_slot(state, t)
+    unlearned = state[S_WINDOW_UNLEARNED] + (0.0 if learn else 1.0)
+    if t >= short and state[learned_at] == 0.0:
+        unlearned -= 1.0  # the reading leaving the window
+    state[S_WINDOW_UNLEARNED] = unlearned
     state[value_at] = x
     state[learned_at] = 1.0 if learn else 0.0
     state[S_SUM] = level.total
     state[S_MEAN], state[S_VAR] = level.mean, level.var
-    if learn and t + 1 >= short:
+    if learn and t + 1 >= short and unlearned == 0.0:
         rate = state[P_LEVEL_RATE]
         deviation = x - level.total / short
         state[S_NOISE_VAR] = (1.0 - rate) * (state[S_NOISE_VAR] + rate * deviation * deviation)

@@ -298,6 +298,12 @@ static Level score_level(const double *state, double x, int64_t t, double floor)
     double leaving = state[value_at];
     Level l;
     l.total = state[EW_S_SUM] + (x - leaving);
+    if (t >= short_ && state[learned_at] == 0.0) {
+        int64_t start = section_start(state, EW_AT_LEVEL_VALUES);
+        l.total = x;
+        for (int64_t j = 0; j < short_; j++)
+            if (start + j != value_at) l.total += state[start + j];
+    }
     l.mean = state[EW_S_MEAN];
     l.var = state[EW_S_VAR];
     l.z = 0.0;
@@ -325,12 +331,16 @@ static void explain(double *state, double x, Level level) {
 
 static void commit_level(double *state, double x, int64_t t, Level level, int warm, int learn) {
     int64_t short_ = section_size(state, EW_AT_LEVEL_VALUES);
+    int64_t learned_at = count(state, EW_AT_LEVEL_LEARNED) + t % short_;
+    double unlearned = state[EW_S_WINDOW_UNLEARNED] + (learn ? 0.0 : 1.0);
+    if (t >= short_ && state[learned_at] == 0.0) unlearned -= 1.0;
+    state[EW_S_WINDOW_UNLEARNED] = unlearned;
     state[section_start(state, EW_AT_LEVEL_VALUES) + t % short_] = x;
-    state[count(state, EW_AT_LEVEL_LEARNED) + t % short_] = learn ? 1.0 : 0.0;
+    state[learned_at] = learn ? 1.0 : 0.0;
     state[EW_S_SUM] = level.total;
     state[EW_S_MEAN] = level.mean;
     state[EW_S_VAR] = level.var;
-    if (learn && t + 1 >= short_) {
+    if (learn && t + 1 >= short_ && unlearned == 0.0) {
         double rate = state[EW_P_LEVEL_RATE];
         double deviation = x - level.total / (double)short_;
         state[EW_S_NOISE_VAR] =
