@@ -124,6 +124,16 @@ def test_an_episode_ends_after_end_after_quiet_readings_and_the_next_fault_alarm
     assert ends[0] == last_abnormal + 30  # ``end_after`` readings in a row not abnormal
 
 
+def test_a_new_onset_during_an_episode_alarms_once_the_model_has_followed() -> None:
+    x = 20.0 + np.random.default_rng(2).normal(0.0, 0.1, 3000)
+    x[2000:] += 2.0  # a lasting shift: one episode, abnormal throughout (not yet accepted)
+    x[2500] += 0.6  # 6 noise spreads above the followed level; the shift inflates the slow spread
+    found = DefaultDetector().detect_many(x[:, None])
+    assert (np.flatnonzero(found.alarm[1000:]) + 1000).tolist() == [2000, 2500]
+    assert found.is_anomaly[2000:2999].all()
+    assert not any("end:x0" in events for events in found.events[2000:2999])  # one episode
+
+
 def test_several_inputs_are_watched_together() -> None:
     rng = np.random.default_rng(0)
     t = rng.normal(size=(3000, 1))
@@ -249,11 +259,11 @@ def test_nab_scores_through_the_runner() -> None:
         assert set(part["scores"]) == profiles
         assert set(part["scores_own_threshold"]) == profiles
     # Regression bounds, just below the measured 73.49 / 75.65 / 71.10 (full / A / held-out B)
-    # on the scores, and 64.84 / 69.11 on the alarms (full / A); see docs/detectors.md.
+    # on the scores, and 66.37 / 70.68 on the alarms (full / A); see docs/detectors.md.
     assert report["scores"]["standard"] > 73.3
     assert report["halves"]["A"]["scores"]["standard"] > 75.5
     assert report["halves"]["B"]["scores"]["standard"] > 70.9
-    assert report["scores_own_threshold"]["standard"] > 64.6
-    assert report["halves"]["A"]["scores_own_threshold"]["standard"] > 68.9
+    assert report["scores_own_threshold"]["standard"] > 66.2
+    assert report["halves"]["A"]["scores_own_threshold"]["standard"] > 70.5
     assert report["params"]["warmup"] == DefaultDetector().warmup  # the effective configuration
     assert run_nab(data=data)["scores"] == report["scores"], "the same run gives the same score"

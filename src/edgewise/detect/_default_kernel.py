@@ -188,6 +188,12 @@ S_DIST_RECORD = _LAYOUT.record()
 S_SUM = _LAYOUT.field()
 S_MEAN = _LAYOUT.field()
 S_VAR = _LAYOUT.field()
+# The readings' variance about the short mean: their noise, which a level change does not inflate
+# the way it inflates the variance about the slow average (the decisions' unit of spread).
+S_NOISE_VAR = _LAYOUT.field()
+# Readings in the short window that were not learned: while one is there (a glitch), the short
+# mean is not the level, and no reading teaches the noise.
+S_WINDOW_UNLEARNED = _LAYOUT.field()
 S_Z_RECORD = _LAYOUT.record()
 # Season: the period in blocks (0 = none) and the slow average of block means it is learned
 # around; the seasonal distance (held until the next block completes), how many were measured,
@@ -203,11 +209,13 @@ S_REST = _LAYOUT.field()
 S_RUN = _LAYOUT.field()
 S_RECOVERED = _LAYOUT.field()
 S_REBASELINES = _LAYOUT.field()
-# The episode: the views it has seen (bits), readings in a row not abnormal, readings in it,
-# whether it was accepted as the new normal; episodes accepted so far; whether the detector keeps
-# a reference (then no episode is accepted by itself).
+# The episode: the views it has seen (bits), readings in a row not abnormal, readings in a row
+# the live model (not the frozen normal) found normal, readings in it, whether it was accepted as
+# the new normal; episodes accepted so far; whether the detector keeps a reference (then no
+# episode is accepted by itself).
 S_EPISODE_VIEWS = _LAYOUT.field()
 S_EPISODE_QUIET = _LAYOUT.field()
+S_EPISODE_LIVE_QUIET = _LAYOUT.field()
 S_EPISODE_LENGTH = _LAYOUT.field()
 S_EPISODE_ACCEPTED = _LAYOUT.field()
 S_ACCEPTS = _LAYOUT.field()
@@ -651,6 +659,14 @@ def _score_level(state: NDArray[np.float64], x: float, t: int, floor: float) -> 
     value_at, learned_at, short = _level_slot(state, t)
     leaving = state[value_at]
     total = state[S_SUM] + (x - leaving)
+    if t >= short and state[learned_at] == 0.0:
+        # An unlearned reading (a glitch: 1e30) leaves: taking it off the sum would cancel the
+        # other readings' digits, so the window is summed afresh.
+        start = _bounds(state, AT_LEVEL_VALUES)[0]
+        total = x
+        for j in range(short):
+            if start + j != value_at:
+                total += state[start + j]
     mean, var = state[S_MEAN], state[S_VAR]
     z = 0.0
     if t >= short:
@@ -681,11 +697,19 @@ def _commit_level(
     state: NDArray[np.float64], x: float, t: int, level: Level, warm: bool, learn: bool
 ) -> None:
     """Put ``x`` in the short window, with whether it is learned from; keep the rest."""
-    value_at, learned_at, _ = _level_slot(state, t)
+    value_at, learned_at, short = _level_slot(state, t)
+    unlearned = state[S_WINDOW_UNLEARNED] + (0.0 if learn else 1.0)
+    if t >= short and state[learned_at] == 0.0:
+        unlearned -= 1.0  # the reading leaving the window
+    state[S_WINDOW_UNLEARNED] = unlearned
     state[value_at] = x
     state[learned_at] = 1.0 if learn else 0.0
     state[S_SUM] = level.total
     state[S_MEAN], state[S_VAR] = level.mean, level.var
+    if learn and t + 1 >= short and unlearned == 0.0:
+        rate = state[P_LEVEL_RATE]
+        deviation = x - level.total / short
+        state[S_NOISE_VAR] = (1.0 - rate) * (state[S_NOISE_VAR] + rate * deviation * deviation)
     _commit_record(state, S_Z_RECORD, level.z, level.record, warm)
 
 
@@ -863,6 +887,7 @@ class Decision(NamedTuple):
     """Which views find a reading abnormal, and the level's record (or floor) at this reading."""
 
     views: int
+    live: int  # the views the live model alone finds abnormal (without the frozen normal)
     level_limit: float
 
 
@@ -889,10 +914,10 @@ def _decide(
 ) -> Decision:
     """The views that find ``x`` abnormal, against the state as it was before it."""
     threshold = state[P_THRESHOLD]
-    # The slow variance starts from 0: early on it is scaled up by the weight it has gathered.
+    # The noise variance starts from 0: early on it is scaled up by the weight it has gathered.
     learned = max(state[S_COUNT] - _bounds(state, AT_LEVEL_VALUES)[1], 1.0)
     gathered = 1.0 - (1.0 - state[P_LEVEL_RATE]) ** learned
-    spread = math.sqrt(level.var / gathered)
+    spread = math.sqrt(state[S_NOISE_VAR] / gathered)
     views = 0
     if _range_decision(state, x, state[S_LOW], state[S_HIGH], spread):
         views |= RANGE_VIEW
@@ -909,6 +934,7 @@ def _decide(
         views |= LEVEL_VIEW
     if season.scored and season.score >= threshold:
         views |= SEASON_VIEW
+    live = views
     if state[S_EPISODE_LENGTH] > 0.0 and state[S_EPISODE_ACCEPTED] == 0.0:
         # What the episode's start set apart stays apart: beyond the frozen range by its
         # tolerance, or the short mean beyond the frozen level's record.
@@ -919,7 +945,7 @@ def _decide(
         frozen_z = _ratio(abs(level.total / short - state[S_FROZEN_MEAN]), state[S_FROZEN_SPREAD])
         if _ratio(frozen_z, state[S_FROZEN_LIMIT]) >= threshold:
             views |= LEVEL_VIEW
-    return Decision(views, level_limit)
+    return Decision(views, live, level_limit)
 
 
 @_inline
@@ -946,14 +972,15 @@ ALARM, ENDED, ACCEPTED = 1, 2, 4
 
 
 @_inline
-def _advance_episode(state: NDArray[np.float64], views: int) -> int:
-    """Take one reading's abnormal views; return the episode's events."""
+def _advance_episode(state: NDArray[np.float64], views: int, live: int) -> int:
+    """Take one reading's abnormal views (``live``: the live model's); return the events."""
     seen = int(state[S_EPISODE_VIEWS])
     if state[S_EPISODE_LENGTH] == 0.0:
         if views == 0:
             return 0
         state[S_EPISODE_VIEWS] = views
         state[S_EPISODE_QUIET] = 0.0
+        state[S_EPISODE_LIVE_QUIET] = 0.0
         state[S_EPISODE_LENGTH] = 1.0
         state[S_EPISODE_ACCEPTED] = 0.0
         return ALARM
@@ -969,11 +996,20 @@ def _advance_episode(state: NDArray[np.float64], views: int) -> int:
         state[S_EPISODE_ACCEPTED] = 1.0
         state[S_ACCEPTS] += 1.0
         events |= ACCEPTED
+    # The live model follows a lasting change; once it has found the readings normal for
+    # ``end_after`` in a row, what it finds abnormal next is a new onset, as after an episode's end.
+    renewed = False
+    if live == 0:
+        state[S_EPISODE_LIVE_QUIET] += 1.0
+    else:
+        renewed = state[S_EPISODE_LIVE_QUIET] >= state[P_END_AFTER]
+        state[S_EPISODE_LIVE_QUIET] = 0.0
     if views == 0:
         state[S_EPISODE_QUIET] += 1.0
         if state[S_EPISODE_QUIET] >= state[P_END_AFTER]:
             state[S_EPISODE_VIEWS] = 0.0
             state[S_EPISODE_QUIET] = 0.0
+            state[S_EPISODE_LIVE_QUIET] = 0.0
             state[S_EPISODE_LENGTH] = 0.0
             state[S_EPISODE_ACCEPTED] = 0.0
             events |= ENDED
@@ -983,7 +1019,7 @@ def _advance_episode(state: NDArray[np.float64], views: int) -> int:
     # The views that see the onset join within a block (the shape view waits for the block to
     # complete): one cause, one alarm. A view going abnormal later is news.
     late = state[S_EPISODE_LENGTH] > state[P_BLOCK]
-    return events | (ALARM if views & ~seen and late else 0)
+    return events | (ALARM if (views & ~seen and late) or renewed else 0)
 
 
 @_inline
@@ -1042,7 +1078,7 @@ def step(state: NDArray[np.float64], x: float, mode: int) -> float:
             decision = _decide(state, x, difference, shape, level, season, floor)
             views = decision.views
             starting = state[S_EPISODE_LENGTH] == 0.0
-            events = _advance_episode(state, views)
+            events = _advance_episode(state, views, decision.live)
             if starting and events & ALARM:
                 _freeze(state, level, decision.level_limit)
             if views:

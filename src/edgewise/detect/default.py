@@ -79,15 +79,18 @@ class DefaultDetector(Detector):
     beyond it still does. The score ranks readings; the decision is made apart.
 
     **Decision** (``is_anomaly``). A reading is abnormal when a view finds it so: it leaves the
-    value or difference range by the tolerance *and* by at least ``range_spreads`` slow spreads
-    (a new extreme of plain noise is not abnormal), its shape or level novelty reaches
+    value or difference range by the tolerance *and* by at least ``range_spreads`` noise spreads
+    (the spread about the short mean, which a level change does not inflate; a new extreme of
+    plain noise is not abnormal), its shape or level novelty reaches
     ``shape_margin`` or ``level_margin`` times the record, or its seasonal novelty the raised
     seasonal record -- each at the severity ``threshold`` stands for (0.505: 1.01). While an
     episode is open and not accepted, the value range and the level frozen at its alarm judge too:
     a lasting change stays abnormal however the model follows it.
 
     **Episodes and alarms** (``alarm``). An episode of an input starts with an alarm at its first
-    abnormal reading; another view of it going abnormal raises another. It ends once ``end_after``
+    abnormal reading; another view of it going abnormal raises another, and so does the live model
+    (the views without the frozen normal) going abnormal again after ``end_after`` readings it
+    found normal: a new fault on top of a lasting change. It ends once ``end_after``
     readings in a row are not abnormal (the event ``end:<input>``). Online, an episode that lasts
     ``accept_after`` readings is accepted as the input's new normal (``accept:<input>``); once the
     detector is commissioned on a reference (:meth:`commission`, ``edgewise detect --warmup`` or
@@ -129,7 +132,7 @@ class DefaultDetector(Detector):
     range_jump
         Widest step, as a fraction of a range, by which a reading widens it unless learned.
     range_spreads
-        The least margin of a range's decision, in slow spreads.
+        The least margin of a range's decision, in noise spreads.
     block, window, memory, exclude
         Readings per block mean, block means per window, windows remembered, newest windows kept
         out of the memory (they overlap the current one).
@@ -161,7 +164,8 @@ class DefaultDetector(Detector):
     """
 
     # 3: decisions, episodes and the frozen normal; glitch-proof ranges; graded scores.
-    state_version = 3
+    # 4: the live model's onsets during an episode; the noise about the short mean.
+    state_version = 4
 
     def __init__(
         self,
@@ -179,7 +183,7 @@ class DefaultDetector(Detector):
         difference_lag: int = 20,
         difference_tolerance: float = 0.05,
         range_jump: float = 3.0,
-        range_spreads: float = 0.9,
+        range_spreads: float = 1.0,
         block: int = 5,
         window: int = 8,
         memory: int = 1000,

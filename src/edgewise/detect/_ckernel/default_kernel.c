@@ -298,6 +298,12 @@ static Level score_level(const double *state, double x, int64_t t, double floor)
     double leaving = state[value_at];
     Level l;
     l.total = state[EW_S_SUM] + (x - leaving);
+    if (t >= short_ && state[learned_at] == 0.0) {
+        int64_t start = section_start(state, EW_AT_LEVEL_VALUES);
+        l.total = x;
+        for (int64_t j = 0; j < short_; j++)
+            if (start + j != value_at) l.total += state[start + j];
+    }
     l.mean = state[EW_S_MEAN];
     l.var = state[EW_S_VAR];
     l.z = 0.0;
@@ -325,11 +331,21 @@ static void explain(double *state, double x, Level level) {
 
 static void commit_level(double *state, double x, int64_t t, Level level, int warm, int learn) {
     int64_t short_ = section_size(state, EW_AT_LEVEL_VALUES);
+    int64_t learned_at = count(state, EW_AT_LEVEL_LEARNED) + t % short_;
+    double unlearned = state[EW_S_WINDOW_UNLEARNED] + (learn ? 0.0 : 1.0);
+    if (t >= short_ && state[learned_at] == 0.0) unlearned -= 1.0;
+    state[EW_S_WINDOW_UNLEARNED] = unlearned;
     state[section_start(state, EW_AT_LEVEL_VALUES) + t % short_] = x;
-    state[count(state, EW_AT_LEVEL_LEARNED) + t % short_] = learn ? 1.0 : 0.0;
+    state[learned_at] = learn ? 1.0 : 0.0;
     state[EW_S_SUM] = level.total;
     state[EW_S_MEAN] = level.mean;
     state[EW_S_VAR] = level.var;
+    if (learn && t + 1 >= short_ && unlearned == 0.0) {
+        double rate = state[EW_P_LEVEL_RATE];
+        double deviation = x - level.total / (double)short_;
+        state[EW_S_NOISE_VAR] =
+            (1.0 - rate) * (state[EW_S_NOISE_VAR] + rate * deviation * deviation);
+    }
     commit_record(state, S_Z_RECORD, level.z, level.record, warm);
 }
 
@@ -462,12 +478,13 @@ static int range_decision(const double *state, double v, double low, double high
 }
 
 static int64_t decide(const double *state, double x, Difference difference, Shape shape,
-                      Level level, Season season, double floor, double *level_limit) {
+                      Level level, Season season, double floor, double *level_limit,
+                      int64_t *live) {
     double threshold = state[EW_P_THRESHOLD];
     int64_t short_ = section_size(state, EW_AT_LEVEL_VALUES);
     double learned = max2(state[EW_S_COUNT] - (double)short_, 1.0);
     double gathered = 1.0 - pow(1.0 - state[EW_P_LEVEL_RATE], learned);
-    double spread = sqrt(level.var / gathered);
+    double spread = sqrt(state[EW_S_NOISE_VAR] / gathered);
     int64_t views = 0;
     if (range_decision(state, x, state[EW_S_LOW], state[EW_S_HIGH], spread)) views |= EW_RANGE_VIEW;
     if (difference.known &&
@@ -481,6 +498,7 @@ static int64_t decide(const double *state, double x, Difference difference, Shap
     if (ratio(level.z, state[EW_P_LEVEL_MARGIN] * *level_limit) >= threshold)
         views |= EW_LEVEL_VIEW;
     if (season.scored && season.score >= threshold) views |= EW_SEASON_VIEW;
+    *live = views;
     if (state[EW_S_EPISODE_LENGTH] > 0.0 && state[EW_S_EPISODE_ACCEPTED] == 0.0) {
         double low = state[EW_S_FROZEN_LOW], high = state[EW_S_FROZEN_HIGH];
         if (outside(x, low, high, state[EW_P_RANGE_TOLERANCE]) >= threshold)
@@ -504,12 +522,13 @@ static void evidence_of(double *state, double x, Difference difference, Level le
 
 /* --- The episode ------------------------------------------------------------------------------ */
 
-static int64_t advance_episode(double *state, int64_t views) {
+static int64_t advance_episode(double *state, int64_t views, int64_t live) {
     int64_t seen = count(state, EW_S_EPISODE_VIEWS);
     if (state[EW_S_EPISODE_LENGTH] == 0.0) {
         if (views == 0) return 0;
         state[EW_S_EPISODE_VIEWS] = (double)views;
         state[EW_S_EPISODE_QUIET] = 0.0;
+        state[EW_S_EPISODE_LIVE_QUIET] = 0.0;
         state[EW_S_EPISODE_LENGTH] = 1.0;
         state[EW_S_EPISODE_ACCEPTED] = 0.0;
         return EW_ALARM;
@@ -523,11 +542,19 @@ static int64_t advance_episode(double *state, int64_t views) {
         state[EW_S_ACCEPTS] += 1.0;
         events |= EW_ACCEPTED;
     }
+    int renewed = 0;
+    if (live == 0) {
+        state[EW_S_EPISODE_LIVE_QUIET] += 1.0;
+    } else {
+        renewed = state[EW_S_EPISODE_LIVE_QUIET] >= state[EW_P_END_AFTER];
+        state[EW_S_EPISODE_LIVE_QUIET] = 0.0;
+    }
     if (views == 0) {
         state[EW_S_EPISODE_QUIET] += 1.0;
         if (state[EW_S_EPISODE_QUIET] >= state[EW_P_END_AFTER]) {
             state[EW_S_EPISODE_VIEWS] = 0.0;
             state[EW_S_EPISODE_QUIET] = 0.0;
+            state[EW_S_EPISODE_LIVE_QUIET] = 0.0;
             state[EW_S_EPISODE_LENGTH] = 0.0;
             state[EW_S_EPISODE_ACCEPTED] = 0.0;
             events |= EW_ENDED;
@@ -537,7 +564,7 @@ static int64_t advance_episode(double *state, int64_t views) {
     state[EW_S_EPISODE_QUIET] = 0.0;
     state[EW_S_EPISODE_VIEWS] = (double)(seen | views);
     int late = state[EW_S_EPISODE_LENGTH] > state[EW_P_BLOCK];
-    return events | ((views & ~seen) && late ? EW_ALARM : 0);
+    return events | (((views & ~seen) && late) || renewed ? EW_ALARM : 0);
 }
 
 static void freeze(double *state, Level level, double level_limit) {
@@ -575,9 +602,11 @@ double ew_default_step(double *state, double x, int64_t mode) {
         int64_t views = 0, events = 0;
         if (warm) {
             double level_limit;
-            views = decide(state, x, difference, shape, level, season, floor, &level_limit);
+            int64_t live;
+            views =
+                decide(state, x, difference, shape, level, season, floor, &level_limit, &live);
             int starting = state[EW_S_EPISODE_LENGTH] == 0.0;
-            events = advance_episode(state, views);
+            events = advance_episode(state, views, live);
             if (starting && (events & EW_ALARM)) freeze(state, level, level_limit);
             if (views) evidence_of(state, x, difference, level);
         }
