@@ -44,3 +44,19 @@ def test_the_first_call_compiles_and_puts_numba_dispatchers_in_the_module() -> N
     )
     # The kernels of the module called are compiled; another module's wait for their first call.
     assert out == "_Kernel False True _Kernel"
+
+
+def test_a_copied_kernel_compiles_and_runs_like_the_original() -> None:
+    out = run(
+        """
+        import copy
+        from edgewise._jit import njit
+
+        @njit
+        def add_one(x):
+            return x + 1
+
+        print(copy.copy(add_one)(1), copy.deepcopy(add_one)(2))
+        """
+    )
+    assert out == "2 3"

@@ -44,6 +44,10 @@ class _Kernel:
         return self.dispatcher()(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:  # py_func, signatures, ...
+        # copy and pickle probe an instance whose __init__ has not run: compiling then would
+        # look up its own missing fields here, for ever.
+        if name.startswith("__") or name in ("func", "args", "options", "compiled"):
+            raise AttributeError(name)
         return getattr(self.dispatcher(), name)
 
 
