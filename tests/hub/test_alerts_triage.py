@@ -83,10 +83,17 @@ def test_every_stream_of_a_device_at_once_is_left_for_a_person() -> None:
 
 
 def test_devices_of_one_site_alarming_together_are_escalated() -> None:
-    events = [e for k in range(3) for e in _spike(k * 30.0, device=f"m{k}")]
+    events = [_event(k * 30.0, device=f"m{k}", score=0.6) for k in range(3)]
     decisions = _run(events, until=4000.0)
     assert [d.action for d in decisions] == ["escalate"] * 3
     assert decisions[0].reason == "3 devices at s1 alarmed within 300 s"
+
+
+def test_spikes_that_coincide_on_devices_of_one_site_are_closed() -> None:
+    events = [e for k in range(3) for e in _spike(k * 30.0, device=f"m{k}")]
+    decisions = _run(events, until=4000.0)
+    assert [d.action for d in decisions] == ["close"] * 3
+    assert "alone on its device" in decisions[0].reason
 
 
 def _logins(n: int, at: float = 0.0) -> list[Event]:

@@ -15,6 +15,7 @@ PACKAGES = [
     "edgewise.detect",
     "edgewise.agent",
     "edgewise.agent.inputs.http",
+    "edgewise.releases",
 ]
 
 

@@ -22,7 +22,9 @@ from ._outbox import Outbox, OutboxFull, Record
 from ._run import run as run_agent
 from ._secret import Secret
 from ._signature import SIGNATURE_HEADER, sign_body, verify_signature
+from ._slots import Installed, Slots
 from ._suppression import DualPredictor, Reconstructor, Suppressor
+from ._updater import HubFetcher, ModelUpdater, Outcome
 from ._uplink import Uplink
 
 __all__ = [  # noqa: RUF022 (plain sort, as the API test checks)
@@ -41,14 +43,18 @@ __all__ = [  # noqa: RUF022 (plain sort, as the API test checks)
     "Event",
     "FiredLog",
     "Gate",
+    "HubFetcher",
     "Inbound",
     "Input",
+    "Installed",
     "MemoryFiredLog",
+    "ModelUpdater",
     "MqttAction",
     "MqttPublisher",
     "OUTCOMES",
     "Outbox",
     "OutboxFull",
+    "Outcome",
     "PayloadError",
     "PayloadKind",
     "Publish",
@@ -58,6 +64,7 @@ __all__ = [  # noqa: RUF022 (plain sort, as the API test checks)
     "Rejections",
     "SIGNATURE_HEADER",
     "Secret",
+    "Slots",
     "SqliteFiredLog",
     "StreamConfig",
     "StreamRule",

@@ -619,8 +619,13 @@ class Agent:
             return False
         self._applying.difference_update(batch.applied)
         if batch.ends_round is not None:
-            self.outbox.forget_delivered(keep=_DELIVERED_KEEP)
             self.stats.checkpoints += 1
+            try:
+                self.outbox.forget_delivered(keep=_DELIVERED_KEEP)
+            except OutboxFull:
+                # The disk filled since the checkpoint: the digests are forgotten at the next one.
+                # Raised here it would end the writer, and with it every acknowledgement.
+                log.warning("old message digests kept until the next checkpoint: the disk is full")
         for ack in batch.acks:
             ack()
         self.stats.events += len(batch.events)

@@ -120,6 +120,15 @@ class UplinkConfig(_Model):
             ) from None
 
 
+class ModelsConfig(_Model):
+    """Signed model releases from the hub (``docs/releases.md``); needs ``uplink``."""
+
+    root: Path = Field(
+        description="The repository's root metadata given at set-up: the trust anchor."
+    )
+    every_s: float = Field(default=300.0, gt=0.0)
+
+
 class MetricsConfig(_Model):
     """Prometheus ``/metrics`` and ``/healthz``; loopback unless told otherwise."""
 
@@ -156,6 +165,7 @@ class AgentConfig(_Model):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     summaries: SummaryConfig = Field(default_factory=SummaryConfig)
     uplink: UplinkConfig | None = None
+    models: ModelsConfig | None = None
     metrics: MetricsConfig | None = None
 
     @model_validator(mode="after")
@@ -202,6 +212,10 @@ class AgentConfig(_Model):
                 self.uplink.trust()
             except ValueError as error:
                 found.append((("uplink", "ca"), str(error)))
+        if self.models is not None and self.uplink is None:
+            found.append((("models",), "model releases come from the hub: add an uplink"))
+        if self.models is not None and not self.models.root.is_file():
+            found.append((("models", "root"), f"{self.models.root}: no such file"))
         seen: set[str] = set()
         for i, source in enumerate(self.inputs):
             if source.name in seen:

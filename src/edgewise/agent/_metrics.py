@@ -20,15 +20,17 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from ._agent import Agent
+    from ._updater import ModelUpdater
     from ._uplink import Uplink
 
 __all__ = ["MetricsServer"]
 
 
 class _AgentCollector(Collector):
-    def __init__(self, agent: Agent, uplink: Uplink | None) -> None:
+    def __init__(self, agent: Agent, uplink: Uplink | None, models: ModelUpdater | None) -> None:
         self.agent = agent
         self.uplink = uplink
+        self.models = models
 
     def collect(self) -> Iterator[Metric]:
         stats = self.agent.stats
@@ -89,6 +91,16 @@ class _AgentCollector(Collector):
                 "1 while the hub refuses this agent (401 or 403): records wait, none is dropped.",
                 value=int(self.uplink.unauthorised),
             )
+        if self.models is not None:
+            updates = CounterMetricFamily(
+                "edgewise_agent_model_updates",
+                "Model update checks by outcome: installed, refused (a forgery or a model that "
+                "failed its self-test), failed (the hub away).",
+                labels=["outcome"],
+            )
+            for outcome, n in sorted(self.models.counts.items()):
+                updates.add_metric([outcome], n)
+            yield updates
 
 
 class _Server(ThreadingHTTPServer):
@@ -101,11 +113,23 @@ class _Server(ThreadingHTTPServer):
 
 
 class MetricsServer:
-    """Serve ``/metrics`` and ``/healthz`` on ``host:port`` (port 0 picks a free one)."""
+    """Serve ``/metrics`` and ``/healthz`` on ``host:port`` (port 0 picks a free one).
 
-    def __init__(self, agent: Agent, uplink: Uplink | None, *, host: str, port: int) -> None:
+    With ``models``, the model updates' outcomes are counted and ``/healthz`` names the model
+    the agent runs.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        uplink: Uplink | None,
+        *,
+        host: str,
+        port: int,
+        models: ModelUpdater | None = None,
+    ) -> None:
         registry = CollectorRegistry()
-        registry.register(_AgentCollector(agent, uplink))
+        registry.register(_AgentCollector(agent, uplink, models))
         started = time.monotonic()
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,13 +137,16 @@ class MetricsServer:
                 if self.path == "/metrics":
                     body, kind = generate_latest(registry), "text/plain; version=0.0.4"
                 elif self.path == "/healthz":
-                    health = {
+                    health: dict[str, float | str | None] = {
                         "status": "ok" if agent.ready.is_set() else "starting",
                         "uptime_s": round(time.monotonic() - started, 1),
                         "outbox_records": agent.outbox.pending(),
                         "uplink_failures": 0 if uplink is None else uplink.failures,
                         "uplink": "off" if uplink is None else uplink.state(),
                     }
+                    if models is not None:
+                        active = models.slots.active()
+                        health["model"] = None if active is None else active.image
                     body, kind = json.dumps(health).encode(), "application/json"
                 else:
                     self.send_error(404)

@@ -101,9 +101,28 @@ def run(path: str | Path, *, stop: threading.Event | None = None) -> int:
         uplink = Uplink(
             config.uplink, agent=config.device.id, outbox=agent.outbox, on_command=agent.command
         )
+    updater = None
+    if config.models is not None and config.uplink is not None:
+        from ._updater import HubFetcher, ModelUpdater  # python-tuf, only for signed models
+
+        fetcher = HubFetcher(
+            token=config.uplink.token.reveal(),
+            verify=config.uplink.trust() or True,
+            timeout_s=config.uplink.timeout_s,
+        )
+        updater = ModelUpdater(
+            folder=config.storage.dir / "models",
+            device=config.device.id,
+            hub_url=config.uplink.url,
+            root=config.models.root.read_bytes(),
+            fetcher=fetcher,
+            every_s=config.models.every_s,
+        )
     metrics = None
     if config.metrics is not None:
-        metrics = MetricsServer(agent, uplink, host=config.metrics.host, port=config.metrics.port)
+        metrics = MetricsServer(
+            agent, uplink, host=config.metrics.host, port=config.metrics.port, models=updater
+        )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         (reload if signum == signal.SIGHUP else stop).set()
@@ -117,6 +136,8 @@ def run(path: str | Path, *, stop: threading.Event | None = None) -> int:
     gc.freeze()
     if uplink is not None:
         uplink.start()
+    if updater is not None:
+        updater.start()
     if metrics is not None:
         metrics.start()
     log.info("agent %s running: %d inputs", config.device.id, len(agent.inputs))
@@ -130,6 +151,9 @@ def run(path: str | Path, *, stop: threading.Event | None = None) -> int:
                 continue
             agent.reload(fresh, open_inputs(fresh))
             log.info("configuration reloaded")
+    if updater is not None:
+        updater.stop()
+        fetcher.close()
     agent.stop()
     if local is not None:
         local.close()

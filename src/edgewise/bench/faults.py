@@ -17,11 +17,21 @@ seeded random moment and heals it after a seeded random while:
 At the end every acknowledged reading must be in the hub's database exactly once (``lost`` and
 ``duplicates`` by payload id), the outbox must have reopened after every kill, and the agent's
 alarms must have fired their local action while the hub was away.
+
+The verdict is exact: once the faults are over the campaign waits for the hub to hold every
+acknowledged reading, for as long as the hub keeps receiving (a loaded machine drains slowly).
+A reading still missing then is ``undrained`` if the agent's outbox still holds it (late, not
+lost) and ``lost`` otherwise; each lost one is traced (``lost_traces``): whether the agent's outbox
+ever stored its message (the digest the agent keeps of every message it stored) and whether the
+hub's sequence numbers around it leave a gap for it, so a loss in the broker, in the agent's
+acceptance, in its numbering or between the outbox and the hub can be told apart.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -33,9 +43,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from edgewise.agent._outbox import DIGEST_SIZE as _DIGEST_SIZE
 
 from ._proxy import TcpProxy
 from ._services import Mosquitto, free_port, wait_for_port
@@ -57,6 +69,24 @@ _RATE = 200.0  # messages per second from the harness publisher
 # Every 997th message is far out of range: an alarm, an action. 997 is prime to the number of
 # streams, so the spikes visit every stream in turn, each rare within its stream.
 _SPIKE_EVERY = 997
+_TOPIC = "faults/in"
+# Draining after the faults: the wait goes on while the hub keeps storing (a loaded machine may
+# need minutes for the backlog), and ends after this long without a new record, or at the cap.
+_DRAIN_IDLE_S = 60.0
+_DRAIN_CAP_S = 600.0
+_TRACED = 20  # lost readings traced one by one in the result
+
+
+def _payload(i: int) -> bytes:
+    """Message ``i`` of the harness publisher: its id is (stream, device timestamp)."""
+    value = 500.0 if i % _SPIKE_EVERY == _SPIKE_EVERY - 1 else 20.0 + (i * 7919 % 101) / 100
+    body = {"stream": f"s{i % _STREAMS}", "timestamp": _T0 + i, "values": {"x": value}}
+    return json.dumps(body).encode()
+
+
+def _key(i: int) -> tuple[str, float]:
+    """Message ``i``'s payload id, as the hub's records carry it."""
+    return f"s{i % _STREAMS}", float(_T0 + i)
 
 
 def _command(*args: str) -> list[str]:
@@ -122,12 +152,7 @@ class _Publisher:
     def _run(self) -> None:
         start = time.monotonic()
         while not self._stop.is_set():
-            i = self.published
-            value = 500.0 if i % _SPIKE_EVERY == _SPIKE_EVERY - 1 else 20.0 + (i * 7919 % 101) / 100
-            payload = json.dumps(
-                {"stream": f"s{i % _STREAMS}", "timestamp": _T0 + i, "values": {"x": value}}
-            )
-            self._sent.append(self.client.publish("faults/in", payload, qos=1))
+            self._sent.append(self.client.publish(_TOPIC, _payload(self.published), qos=1))
             self.published += 1
             self._stop.wait(max(0.0, start + self.published / _RATE - time.monotonic()))
 
@@ -197,6 +222,19 @@ def _stored(hub_db: Path) -> Counter[tuple[str, float]]:
     with contextlib.closing(sqlite3.connect(hub_db)) as db:
         rows = db.execute("SELECT stream, timestamp FROM records WHERE kind = 'reading'").fetchall()
     return Counter((stream, float(ts)) for stream, ts in rows)
+
+
+def _seqs(hub_db: Path) -> dict[str, list[tuple[float, int]]]:
+    """Per stream, the hub's readings as (device timestamp, sequence number), in time order."""
+    with contextlib.closing(sqlite3.connect(hub_db)) as db:
+        rows = db.execute(
+            "SELECT stream, timestamp, seq FROM records WHERE kind = 'reading'"
+            " ORDER BY stream, timestamp"
+        ).fetchall()
+    seqs: dict[str, list[tuple[float, int]]] = {}
+    for stream, timestamp, seq in rows:
+        seqs.setdefault(stream, []).append((float(timestamp), int(seq)))
+    return seqs
 
 
 def _alarms(hub_db: Path) -> set[str]:
@@ -294,38 +332,38 @@ metrics: {{port: {agent_metrics}}}
                     progress(i + 1, iterations)
             publisher.stop()
             acknowledged = set(publisher.acked)
-            # Everything acknowledged reaches the hub once the faults are over.
-            deadline = time.monotonic() + 120
-            stored = _stored(hub_db)
-            while time.monotonic() < deadline:
-                stored = _stored(hub_db)
-                if all((f"s{i % _STREAMS}", float(_T0 + i)) in stored for i in acknowledged):
-                    break
-                time.sleep(0.5)
+            _drain(hub_db, [_key(i) for i in acknowledged])
             time.sleep(2.0)  # anything sent twice would arrive by now
-            stored = _stored(hub_db)
-            alarms = _alarms(hub_db)
             commands.stop()
             agent.stop()
             hub.stop()
             proxy.close()
-            dead_letters = _dead_letters(outbox_dir / "outbox.db")
+            # Both at rest: the agent forgets a record only once the hub has committed it, so a
+            # reading in neither is lost, whatever the timing.
+            stored = _stored(hub_db)
+            seqs = _seqs(hub_db)
+            alarms = _alarms(hub_db)
+            outbox = _Outbox(outbox_dir / "outbox.db")
+            agent_log = (folder / "agent.log").read_text(errors="replace")
     finally:
         if on_tmpfs:
             subprocess.run(["umount", "-l", str(outbox_dir)], check=False)
         shutil.rmtree(folder, ignore_errors=True)
-    ids = {i: (f"s{i % _STREAMS}", float(_T0 + i)) for i in acknowledged}
+    missing = sorted(i for i in acknowledged if stored.get(_key(i), 0) == 0)
+    undrained = [i for i in missing if _key(i) in outbox.readings]
+    lost = [i for i in missing if _key(i) not in outbox.readings]
     received = commands.received
     return {
         "iterations": iterations,
         "seed": seed,
         "published": publisher.published,
         "acknowledged": len(acknowledged),
-        "stored": sum(1 for key in ids.values() if stored.get(key, 0) >= 1),
-        "lost": sum(1 for key in ids.values() if stored.get(key, 0) == 0),
+        "stored": len(acknowledged) - len(missing),
+        "lost": len(lost),
+        "undrained": len(undrained),  # still in the agent's outbox when the wait ended
         "duplicates": sum(n - 1 for n in stored.values() if n > 1),
         "duration_s": time.monotonic() - started,
-        "dead_letters": dead_letters,  # records the hub refused for good: each one is lost
+        "dead_letters": outbox.dead_letters,  # records the hub refused for good: each one is lost
         "faults": {kind: faults[kind] for kind in FAULTS},
         "agent_starts": agent.starts,
         "hub_starts": hub.starts,
@@ -334,10 +372,76 @@ metrics: {{port: {agent_metrics}}}
         "alarms": len(alarms),
         "actions_fired": sum(1 for key in received if key in alarms),
         "actions_fired_twice": sum(1 for n in received.values() if n > 1),
+        "agent_rejections_logged": _rejections_logged(agent_log),
+        "lost_traces": [_trace(i, outbox, seqs) for i in lost[:_TRACED]],
     }
 
 
-def _dead_letters(outbox: Path) -> int:
-    """Records the agent set aside because the hub refused them (a loss, if it ever happens)."""
-    with contextlib.closing(sqlite3.connect(outbox)) as db:
-        return int(db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
+def _drain(hub_db: Path, keys: list[tuple[str, float]]) -> None:
+    """Wait until the hub holds every one of ``keys``, or stops storing for a while."""
+    started = last_progress = time.monotonic()
+    stored = _stored(hub_db)
+    while not all(key in stored for key in keys):
+        time.sleep(0.5)
+        now = time.monotonic()
+        if now - last_progress > _DRAIN_IDLE_S or now - started > _DRAIN_CAP_S:
+            break
+        before, stored = len(stored), _stored(hub_db)
+        if len(stored) > before:
+            last_progress = now
+
+
+class _Outbox:
+    """What the agent's outbox held at the end: readings not yet sent, digests, dead letters."""
+
+    def __init__(self, path: Path) -> None:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            self.readings = {
+                (stream, float(ts))
+                for stream, ts in db.execute(
+                    "SELECT stream, timestamp FROM outbox WHERE kind = 'reading'"
+                )
+            }
+            self.digests = {
+                bytes(joined[i : i + _DIGEST_SIZE])
+                for (joined,) in db.execute("SELECT digests FROM delivered_batches")
+                for i in range(0, len(joined), _DIGEST_SIZE)
+            }
+            self.dead_letters = int(db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
+
+
+def _trace(i: int, outbox: _Outbox, seqs: Mapping[str, list[tuple[float, int]]]) -> dict[str, Any]:
+    """Where lost message ``i`` went.
+
+    ``stored_by_agent``: whether the outbox stored its message (the digest is kept for the
+    latest 50,000 messages, so ``False`` for an old one only says it is no longer known).
+    ``hub_seqs_around``: the sequence numbers of the stream's readings stored just before and
+    after it; consecutive ones mean the reading never had a number of its own in the hub (never
+    taken, or its number reused), a gap that its record was made and lost on the way.
+    """
+    digest = hashlib.blake2b(_TOPIC.encode() + b"\0" + _payload(i), digest_size=_DIGEST_SIZE)
+    stream, timestamp = _key(i)
+    numbered = seqs.get(stream, [])
+    at = bisect.bisect_left(numbered, (timestamp, -1))
+    return {
+        "message": i,
+        "stream": stream,
+        "timestamp": timestamp,
+        "stored_by_agent": digest.digest() in outbox.digests,
+        "hub_seqs_around": [
+            numbered[at - 1][1] if at > 0 else None,
+            numbered[at][1] if at < len(numbered) else None,
+        ],
+    }
+
+
+def _rejections_logged(log: str) -> dict[str, int]:
+    """Lines of the agent's log that report turned-away input, by kind (rate-limited: at least
+    one line for each kind that happened, in each run of the agent)."""
+    kinds: Counter[str] = Counter()
+    for line in log.splitlines():
+        with contextlib.suppress(ValueError, AttributeError):
+            message = json.loads(line).get("message", "")
+            if message.startswith("rejected "):
+                kinds[message.removeprefix("rejected ").split(":", 1)[0]] += 1
+    return dict(kinds)

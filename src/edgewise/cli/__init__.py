@@ -112,6 +112,7 @@ app.add_typer(hub.app, name="hub")
 app.command("train")(models.train)
 app.command("compress")(models.compress)
 app.add_typer(models.export_app, name="export")
+app.add_typer(models.model_app, name="model")
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

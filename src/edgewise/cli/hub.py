@@ -142,6 +142,10 @@ def run(
             "(repeatable; https, or http to this machine).",
         ),
     ] = None,
+    releases: Annotated[
+        Path | None,
+        typer.Option(help="Model repository to serve to agents (edgewise model keys init)."),
+    ] = None,
 ) -> None:
     """Upgrade the database, then serve the API until interrupted."""
     import os
@@ -160,6 +164,7 @@ def run(
             max_batch_bytes=max_batch_bytes,
             max_concurrent=max_concurrent,
             webhooks=hooks,
+            releases=releases,
         )
     except HubError as error:
         raise InputError(str(error)) from None

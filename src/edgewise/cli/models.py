@@ -1,10 +1,13 @@
-"""``edgewise train``, ``edgewise compress`` and ``edgewise export c``: models from raw samples."""
+"""``edgewise train``, ``edgewise compress`` and ``edgewise export c``: models from raw samples;
+``edgewise model ...``: signed releases of them (``docs/releases.md``)."""
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import numpy as np
 import typer
@@ -15,8 +18,11 @@ from ._common import InputError, progress_bar, say
 
 if TYPE_CHECKING:
     from edgewise.models import Recording
+    from edgewise.releases import Repository
 
-__all__ = ["compress", "export_app", "train"]
+__all__ = ["compress", "export_app", "model_app", "train"]
+
+T = TypeVar("T")
 
 export_app = typer.Typer(help="Export a model file to source code.", no_args_is_help=True)
 
@@ -250,3 +256,145 @@ def export_c(
         raise InputError(str(error)) from None
     for path in write_c(model, output, harness=harness):
         say(f"wrote {path}")
+
+
+model_app = typer.Typer(
+    help="Signed model releases: keys, publishing, assignments (docs/releases.md).",
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(help="The repository's signing keys.", no_args_is_help=True)
+model_app.add_typer(keys_app, name="keys")
+
+RepoOption = Annotated[
+    Path, typer.Option("--repo", help="The model repository's folder (served by the hub).")
+]
+OfflineOption = Annotated[
+    Path,
+    typer.Option(
+        "--offline-keys",
+        help="Folder of the offline root and targets keys (removable media, kept off the hub).",
+    ),
+]
+CountOption = Annotated[int, typer.Option(min=1, max=16)]
+
+
+def _release(action: Callable[[], T]) -> T:
+    from edgewise.releases import ReleaseError
+
+    try:
+        return action()
+    except ReleaseError as error:
+        raise InputError(str(error)) from None
+
+
+def _repository(repo: Path) -> Repository:
+    from edgewise.releases import Repository
+
+    return _release(lambda: Repository(repo))
+
+
+@keys_app.command("init")
+def keys_init(
+    repo: RepoOption,
+    offline_keys: OfflineOption,
+    online_keys: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of the online keys the hub signs with. Default: REPO/online-keys."
+        ),
+    ] = None,
+    root_keys: CountOption = 1,
+    root_threshold: CountOption = 1,
+    targets_keys: CountOption = 1,
+    targets_threshold: CountOption = 1,
+) -> None:
+    """Make a new repository and its keys: root and targets offline, the rest online.
+
+    Give the agents REPO/metadata/1.root.json when they are set up: it is what they trust.
+    """
+    from edgewise.releases import Repository
+
+    made = _release(
+        lambda: Repository.create(
+            repo,
+            offline_keys=offline_keys,
+            online_keys=online_keys,
+            root_keys=root_keys,
+            root_threshold=root_threshold,
+            targets_keys=targets_keys,
+            targets_threshold=targets_threshold,
+        )
+    )
+    say(f"wrote {made.metadata} (the agents' trust anchor: {made.metadata / '1.root.json'})")
+    say(f"offline keys in {offline_keys}: move them off this machine once you are done")
+    say(f"online keys in {made.online_keys}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    role: Annotated[str, typer.Argument(help="root, targets, snapshot, timestamp or assignments.")],
+    repo: RepoOption,
+    offline_keys: OfflineOption,
+) -> None:
+    """Replace a role's keys; the new root that says so is signed by the old root keys."""
+    repository = _repository(repo)
+    _release(lambda: repository.rotate(role, offline_keys=offline_keys))
+    say(f"rotated the {role} keys; versions now {repository.versions()}")
+
+
+@model_app.command("publish")
+def publish(
+    artifact: Annotated[Path, typer.Argument(help="A model file (.ewm) to release.")],
+    repo: RepoOption,
+    offline_keys: OfflineOption,
+    name: Annotated[
+        str | None, typer.Option(help="Image name (NAME.ewm). Default: the file's name.")
+    ] = None,
+) -> None:
+    """Self-test a model and sign it into the repository's targets with the offline keys."""
+    repository = _repository(repo)
+    path = _release(lambda: repository.publish(artifact, offline_keys=offline_keys, name=name))
+    say(f"published {path}")
+
+
+@model_app.command("assign")
+def assign(
+    device: Annotated[str, typer.Argument(help="The device that should run the image.")],
+    image: Annotated[str, typer.Argument(help="A published image: models/NAME.ewm.")],
+    repo: RepoOption,
+) -> None:
+    """Point a device at a published image (signed with the online assignment key)."""
+    repository = _repository(repo)
+    made = _release(lambda: repository.assign(device, image))
+    say(f"{made.device} -> {made.image} (serial {made.serial})")
+
+
+@model_app.command("refresh")
+def refresh(repo: RepoOption) -> None:
+    """Re-sign the online metadata with new expiry dates (run it at least daily)."""
+    repository = _repository(repo)
+    _release(repository.refresh)
+    say(f"refreshed; versions now {repository.versions()}")
+
+
+@model_app.command("status")
+def status(repo: RepoOption) -> None:
+    """Each role's version and expiry, the published images and the devices' assignments."""
+    from edgewise.releases import ROLES
+
+    repository = _repository(repo)
+    roles = Table(title=f"{repo}")
+    for column in ("role", "version", "expires (UTC)"):
+        roles.add_column(column)
+    for role in ROLES:
+        signed = _release(functools.partial(repository.load, role)).signed
+        roles.add_row(role, str(signed.version), signed.expires.strftime("%Y-%m-%d %H:%M"))
+    assignments = Table(title="assignments")
+    for column in ("device", "image", "serial"):
+        assignments.add_column(column)
+    for device, made in sorted(repository.assignments().items()):
+        assignments.add_row(device, made.image, str(made.serial))
+    console = Console()
+    console.print(roles)
+    console.print("images: " + (", ".join(repository.images()) or "none"))
+    console.print(assignments)

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,10 +19,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from . import _routes_alerts, _routes_devices, _routes_people
+from . import _routes_alerts, _routes_devices, _routes_people, _routes_releases
 from ._alerts import AlertSettings, Folded, fold_events, triage_due
 from ._auth import bearer_token, install, person
 from ._db import check_schema, engine
+from ._errors import HubError
 from ._notify import Notifications
 from ._protocol import PROTOCOL_VERSION, Batch, BatchError, BatchTooLarge, decode
 from ._store import Agent, authenticate_in, ingest
@@ -63,6 +65,7 @@ def create_app(
     alert_settings: AlertSettings | None = None,
     webhooks: Sequence[WebhookNotifier] = (),
     triage_every_s: float = 60.0,
+    releases: Path | None = None,
 ) -> FastAPI:
     """The hub's API on the database at ``db_url``, which must be at the newest schema.
 
@@ -80,6 +83,9 @@ def create_app(
     Event records become alerts in the ingest's transaction (``docs/hub.md``, "Alerts"); triage
     also runs every ``triage_every_s`` seconds for alerts whose hold has passed, and escalations
     are POSTed to ``webhooks`` from a thread of their own.
+
+    ``releases`` is the model repository whose metadata and targets agents fetch
+    (``docs/releases.md``); without it those routes answer 404.
     """
     if max_batch_bytes < 1024:
         raise ValueError(f"max_batch_bytes must be at least 1024, got {max_batch_bytes}")
@@ -87,6 +93,8 @@ def create_app(
         raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
     if triage_every_s <= 0:
         raise ValueError(f"triage_every_s must be positive, got {triage_every_s}")
+    if releases is not None and not (releases / "metadata").is_dir():
+        raise HubError(f"{releases} is not a model repository (edgewise model keys init)")
     settings = alert_settings or AlertSettings()
     notifications = Notifications(webhooks)
     made = engine(db_url)
@@ -119,6 +127,8 @@ def create_app(
     app.include_router(_routes_people.router)
     app.include_router(_routes_devices.router)
     app.include_router(_routes_alerts.router)
+    app.include_router(_routes_releases.router)
+    app.state.releases = releases
     on_stored: list[StoredHook] = [notifier(made) if across_workers else feed.on_stored]
     app.state.on_stored = on_stored
     app.state.alert_settings = settings

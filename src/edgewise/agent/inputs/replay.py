@@ -7,6 +7,7 @@ readings have no upstream copy: the outbox's drop policy may drop them when its 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import threading
 import time
@@ -57,27 +58,31 @@ class SimulatorInputConfig(BaseModel):
 
 def read_table(path: Path, *, stream: str | None, timestamp_column: str) -> Iterator[Reading]:
     """The readings of a CSV or Parquet file (pyarrow is loaded only for Parquet)."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+    # The file is closed when the rows run out, and when a stopped input drops the generator.
+    with contextlib.ExitStack() as opened:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
 
-        rows: Iterator[dict[str, object]] = iter(pq.read_table(path).to_pylist())
-    else:
-        handle = path.open(newline="")
-        rows = iter(csv.DictReader(handle))
-    for line, row in enumerate(rows, start=2):
-        name = stream if stream is not None else str(row.pop("stream", "") or "")
-        if not name:
-            raise ValueError(f"{path}:{line}: no stream: configure one or add a `stream` column")
-        try:
-            timestamp = float(row.pop(timestamp_column))  # type: ignore[arg-type]
-            values = {
-                k: float("nan") if v in ("", None) else float(v)  # type: ignore[arg-type]
-                for k, v in row.items()
-                if k != "stream"
-            }
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{path}:{line}: {error}") from None
-        yield Reading(name, timestamp, values)
+            rows: Iterator[dict[str, object]] = iter(pq.read_table(path).to_pylist())
+        else:
+            handle = opened.enter_context(path.open(newline=""))
+            rows = iter(csv.DictReader(handle))
+        for line, row in enumerate(rows, start=2):
+            name = stream if stream is not None else str(row.pop("stream", "") or "")
+            if not name:
+                raise ValueError(
+                    f"{path}:{line}: no stream: configure one or add a `stream` column"
+                )
+            try:
+                timestamp = float(row.pop(timestamp_column))  # type: ignore[arg-type]
+                values = {
+                    k: float("nan") if v in ("", None) else float(v)  # type: ignore[arg-type]
+                    for k, v in row.items()
+                    if k != "stream"
+                }
+            except (KeyError, TypeError, ValueError) as error:
+                raise ValueError(f"{path}:{line}: {error}") from None
+            yield Reading(name, timestamp, values)
 
 
 class ReplayInput:

@@ -119,6 +119,10 @@ class Triage:
             self._next += 1
         return made
 
+    def _spike(self, alert: Alert) -> bool:
+        """Its episodes have ended, each within ``short_readings`` readings."""
+        return not alert.episode_open and alert.longest_episode <= self.rules.short_readings
+
     def _lasting(self, alert: Alert, *, now: float) -> bool:
         """Abnormal for longer than a spike: ended after more readings, or open past the hold."""
         if alert.episode_open:
@@ -131,7 +135,8 @@ class Triage:
         name = f"{first.device}/{first.stream}"
         group = inbox.group(alert)
         near = [a for a in group if abs(a.first.at - first.at) <= r.together]
-        devices = {a.first.device for a in near}
+        # A spike that ended is no sign of a site incident: blips hit many devices at once.
+        devices = {a.first.device for a in near if not self._spike(a)}
         mine = [a for a in group if a.first.device == first.device and a is not alert]
         related = sorted({a.first.stream for a in mine if self._lasting(a, now=now)})
         at_once = {a.first.stream for a in mine if abs(a.first.at - first.at) <= r.together}
