@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgewise.agent import Outbox, OutboxFull, Record
-from edgewise.agent._outbox import DEAD_LETTERS_KEPT
+from edgewise.agent._outbox import DEAD_LETTERS_KEPT, LaneState, SavedLane
 
 
 def record(kind: str, seq: int, stream: str = "pump-1", size: int = 10) -> Record:
@@ -31,7 +31,7 @@ def test_records_survive_a_reopen_and_a_key_is_stored_once(tmp_path: Path) -> No
     again = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
     assert again.pending() == 3
     assert again.counters() == {"outbox_duplicates": 1}
-    assert again.journal() == ["a", "b"]
+    assert [entry for _, entry in again.journal()] == ["a", "b"]
 
 
 def test_events_go_before_summaries_before_readings_oldest_first(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_a_full_budget_drops_raw_readings_first_and_only_data_nobody_holds(tmp_p
     # Data a sender still holds is refused whole, never dropped: the sender keeps it.
     with pytest.raises(OutboxFull):
         box.put([record("reading", 30, size=3000)], journal=["j"], upstream=True)
-    assert "j" not in box.journal()
+    assert "j" not in [entry for _, entry in box.journal()]
     assert ("reading", "10") in [
         (s.kind, s.wire.split('"seq":')[1].split(",")[0]) for s in box.peek(limit=10)
     ]
@@ -73,14 +73,30 @@ def test_a_full_budget_drops_raw_readings_first_and_only_data_nobody_holds(tmp_p
     assert counted(tmp_path / "o.db") == (box.pending(), box.bytes_)
 
 
+def test_journal_positions_only_rise_even_when_a_checkpoint_empties_the_journal(
+    tmp_path: Path,
+) -> None:
+    box = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
+    box.put([], journal=["a", "b"], upstream=False)
+    lane = LaneState("pump-1", "default", b"state", None)
+    box.put([], journal=[], upstream=False, lanes=[lane], checkpoint={}, truncate=box.journal_end())
+    box.close()
+    again = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
+    again.put([], journal=["c"], upstream=False)
+    # SQLite alone would number "c" 1 again: below the lane's position, so never replayed.
+    assert again.journal() == [(3, "c")] and again.saved_lanes() == [SavedLane(lane, 2)]
+
+
 def test_checkpoints_truncate_the_journal_and_commands_and_actions_happen_once(
     tmp_path: Path,
 ) -> None:
     box = Outbox(tmp_path / "o.db", max_bytes=1 << 20)
     box.put([], journal=["a", "b"], upstream=False, applied={7: None})
-    box.checkpoint({"default": b"state"})
+    lane = LaneState("pump-1", "default", b"state", None)
+    box.put([], journal=[], upstream=False, lanes=[lane], checkpoint={"x": b"y"}, truncate=2)
     box.put([], journal=["c"], upstream=False)
-    assert box.journal() == ["c"] and box.last_checkpoint() == {"default": b"state"}
+    assert box.journal() == [(3, "c")] and box.last_checkpoint() == {"x": b"y"}
+    assert box.saved_lanes() == [SavedLane(lane, 2)]
     assert box.applied(7) and not box.applied(8)
     assert box.unacked_commands() == [7]
     box.commands_acked([7])

@@ -40,7 +40,8 @@ class _AgentCollector(Collector):
             ("detections", stats.detections, "Detection records made."),
             ("events", stats.events, "Events stored (alarms, episode ends, acceptances)."),
             ("replayed", stats.replayed, "Readings and commands replayed after a restart."),
-            ("checkpoints", stats.checkpoints, "Checkpoints written."),
+            ("checkpoints", stats.checkpoints, "Checkpoint rounds completed."),
+            ("lanes_saved", stats.lanes_saved, "Streams' states serialised for checkpoints."),
         ):
             yield CounterMetricFamily(f"edgewise_agent_{name}", doc, value=value)
         rejected = CounterMetricFamily(

@@ -11,8 +11,12 @@ transaction as the batch that made it, so a crash leaves them consistent:
   doubled the cost of storing a reading);
 - ``journal``: the readings the pipelines took since the last checkpoint, in the order they took
   them, so a restart replays them onto the checkpoint and ends in the same state;
-- ``checkpoint``: each pipeline's state in edgewise's versioned format (never pickle), with the
-  journal position it includes;
+- ``lanes``: each stream's state (its pipeline's lane in edgewise's versioned format, never
+  pickle, and its summary in progress) with the journal position it includes: a checkpoint
+  saves only the streams that changed since their last save, a few at a time, so a row may be
+  older than the journal's start only if its stream took nothing since;
+- ``checkpoint``: what is not a stream's (the pipelines the hub assigned), as of the journal
+  position the last complete checkpoint truncated the journal to;
 - ``applied`` and ``fired``: the hub's commands applied (or refused, with the reason), the actions
   fired, by key, so neither happens twice;
 - ``dead_letter``: records the hub refused for good (malformed, or too large for any batch),
@@ -38,7 +42,16 @@ from typing import Any
 
 import orjson
 
-__all__ = ["DEAD_LETTERS_KEPT", "PRIORITY", "Outbox", "OutboxFull", "Record", "Stored"]
+__all__ = [
+    "DEAD_LETTERS_KEPT",
+    "PRIORITY",
+    "LaneState",
+    "Outbox",
+    "OutboxFull",
+    "Record",
+    "SavedLane",
+    "Stored",
+]
 
 DIGEST_SIZE = 16
 """Bytes of a message's digest (BLAKE2b), by which a message delivered again is known."""
@@ -63,6 +76,10 @@ CREATE TABLE IF NOT EXISTS marks (
 CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoint (
     pipeline TEXT PRIMARY KEY, journal_id INTEGER NOT NULL, state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lanes (
+    stream TEXT PRIMARY KEY, pipeline TEXT NOT NULL, journal_id INTEGER NOT NULL,
+    state BLOB NOT NULL, summary TEXT
 );
 CREATE TABLE IF NOT EXISTS applied (
     command INTEGER PRIMARY KEY, acked INTEGER NOT NULL, error TEXT
@@ -120,6 +137,25 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class LaneState:
+    """One stream's state for a checkpoint: its pipeline's name, its lane's state document,
+    its summary in progress (JSON, or ``None``)."""
+
+    stream: str
+    pipeline: str
+    state: bytes
+    summary: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedLane:
+    """A stream's state as the outbox holds it: as of journal entry ``journal_id``."""
+
+    lane: LaneState
+    journal_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Stored:
     """A record as the outbox holds it: its row id and its wire form, already encoded."""
 
@@ -168,6 +204,13 @@ class Outbox:
             (device, stream, kind): seq
             for device, stream, kind, seq in self._db.execute("SELECT * FROM marks")
         }
+        # Journal ids only ever rise, even across an emptied journal (SQLite would number from 1
+        # again): a saved lane's position must stay below every entry written after it.
+        self._journal_end: int = max(
+            int(self._db.execute(f"SELECT COALESCE(MAX({column}), 0) FROM {table}").fetchone()[0])
+            for table, column in (("journal", "id"), ("lanes", "journal_id"),
+                                  ("checkpoint", "journal_id"))
+        )  # fmt: skip
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -199,6 +242,9 @@ class Outbox:
         upstream: bool,
         applied: Mapping[int, str | None] | None = None,
         delivered: Sequence[bytes] = (),
+        lanes: Sequence[LaneState] = (),
+        checkpoint: Mapping[str, bytes] | None = None,
+        truncate: int | None = None,
     ) -> None:
         """Store ``records`` and ``journal`` entries in one transaction, durably.
 
@@ -208,6 +254,11 @@ class Outbox:
         names the hub's commands whose effect the journal entries carry, each with ``None``, or
         with the reason the agent refused it; ``delivered`` the
         digests of the messages stored, so a message the broker delivers again is known.
+
+        A checkpoint rides along: ``lanes`` are streams' states as of the end of this batch's
+        journal entries; ``checkpoint`` replaces what is saved beside them; ``truncate`` deletes
+        the journal up to that position (see :meth:`journal_end`), which the caller may do once
+        every stream changed since that position has been saved.
         """
         marks = self._marks
         fresh = [r for r in records if r.seq > marks.get((r.device, r.stream, r.kind), -1)]
@@ -247,7 +298,24 @@ class Outbox:
                 " ON CONFLICT DO UPDATE SET seq = max(seq, excluded.seq)",
                 [(*key, seq) for key, seq in raised.items()],
             )
-            db.executemany("INSERT INTO journal (entry) VALUES (?)", [(e,) for e in journal])
+            end = self._journal_end
+            db.executemany(
+                "INSERT INTO journal (id, entry) VALUES (?, ?)",
+                [(end + i, e) for i, e in enumerate(journal, start=1)],
+            )
+            end += len(journal)
+            db.executemany(
+                "INSERT OR REPLACE INTO lanes VALUES (?, ?, ?, ?, ?)",
+                [(lane.stream, lane.pipeline, end, lane.state, lane.summary) for lane in lanes],
+            )
+            if checkpoint is not None:
+                db.execute("DELETE FROM checkpoint")
+                db.executemany(
+                    "INSERT INTO checkpoint VALUES (?, ?, ?)",
+                    [(name, truncate or 0, state) for name, state in checkpoint.items()],
+                )
+            if truncate is not None:
+                db.execute("DELETE FROM journal WHERE id <= ?", (truncate,))
             if applied:
                 db.executemany("INSERT OR IGNORE INTO applied VALUES (?, 0, ?)", applied.items())
             if delivered:  # one row per batch: a row per message cost as much as the reading
@@ -258,6 +326,7 @@ class Outbox:
                 self._count(db, "outbox_duplicates", duplicates)
         self.bytes_ += size
         self.records_ += len(rows)
+        self._journal_end = end
         marks.update(raised)
 
     def _make_room(
@@ -390,15 +459,9 @@ class Outbox:
 
     # -- checkpoints, commands, actions, counters ----------------------------------------------
 
-    def checkpoint(self, states: Mapping[str, bytes]) -> None:
-        """Save each pipeline's state as of the journal's end, and truncate the journal."""
-        with self._transaction() as db:
-            last = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()[0])
-            db.executemany(
-                "INSERT OR REPLACE INTO checkpoint VALUES (?, ?, ?)",
-                [(name, last, state) for name, state in states.items()],
-            )
-            db.execute("DELETE FROM journal WHERE id <= ?", (last,))
+    def journal_end(self) -> int:
+        """The position of the journal's last entry (the writer's view: call it between puts)."""
+        return self._journal_end
 
     def delivered(self) -> list[bytes]:
         """The digests of the messages stored lately, oldest first (see
@@ -424,16 +487,26 @@ class Outbox:
                     break
 
     def last_checkpoint(self) -> dict[str, bytes]:
-        """The pipelines' states of the last checkpoint (empty before the first)."""
+        """What the last checkpoint saved beside the streams (empty before the first; an outbox
+        written before per-stream checkpoints holds whole pipelines here)."""
         with self._lock:
             rows = self._db.execute("SELECT pipeline, state FROM checkpoint").fetchall()
         return {name: bytes(state) for name, state in rows}
 
-    def journal(self) -> list[str]:
-        """The journal entries since the last checkpoint, in order."""
+    def saved_lanes(self) -> list[SavedLane]:
+        """Every stream's latest saved state, with the journal position it includes."""
         with self._lock:
-            rows = self._db.execute("SELECT entry FROM journal ORDER BY id").fetchall()
-        return [entry for (entry,) in rows]
+            rows = self._db.execute("SELECT * FROM lanes").fetchall()
+        return [
+            SavedLane(LaneState(stream, pipeline, bytes(state), summary), journal_id)
+            for stream, pipeline, journal_id, state, summary in rows
+        ]
+
+    def journal(self) -> list[tuple[int, str]]:
+        """The journal entries since the checkpoint, in order, each with its position."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, entry FROM journal ORDER BY id").fetchall()
+        return [(int(position), entry) for position, entry in rows]
 
     def applied(self, command: int) -> bool:
         """Whether the hub's command ``command`` was applied already."""

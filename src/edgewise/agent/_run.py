@@ -7,6 +7,7 @@ the configuration file without losing state (an invalid new file is reported and
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -130,6 +131,9 @@ def run(path: str | Path, *, stop: threading.Event | None = None) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, on_signal)
     agent.start()
+    # What start-up made (modules, the restored pipelines) lives as long as the process: kept
+    # out of the collector's full passes, which otherwise scan it all and stall the worker.
+    gc.freeze()
     if uplink is not None:
         uplink.start()
     if updater is not None:

@@ -123,17 +123,32 @@ def load_state(source: str | Path | bytes) -> tuple[Step, dict[str, Any]]:
     return step, dict(meta) if isinstance(meta, Mapping) else {}
 
 
-def lane_document(owner: Step, lane: Step) -> bytes:
-    """One stream's state, for a state store."""
-    body = {"spec": _spec(owner), "stream": lane.stream_, "lane": _body(lane)}
-    return dump_document(body)
+def lane_document(
+    owner: Step, lane: Step, *, spec: Mapping[str, Any] | None = None, kind: str = "npz"
+) -> bytes:
+    """One stream's state, for a state store or a checkpoint.
+
+    ``spec`` is ``owner``'s spec when the caller has it already: building it costs more than
+    the lane's state, so one who saves many lanes of one owner builds it once. ``kind`` as in
+    :func:`save_state`.
+    """
+    body = {
+        "spec": _spec(owner) if spec is None else spec,
+        "stream": lane.stream_,
+        "lane": _body(lane),
+    }
+    return dump_document(body, kind=kind)
 
 
-def restore_lane(owner: Step, stream: str, data: bytes) -> Step:
-    """The lane of ``stream`` that :func:`lane_document` saved, for ``owner``."""
+def restore_lane(
+    owner: Step, stream: str, data: bytes, *, spec: Mapping[str, Any] | None = None
+) -> Step:
+    """The lane of ``stream`` that :func:`lane_document` saved, for ``owner`` (whose spec the
+    caller may pass, see :func:`lane_document`)."""
     origin = f"stored state of stream {stream!r}"
     document = load_document(data, origin)
-    if document.get("spec") != _spec(owner) or document.get("stream") != stream:
+    expected = _spec(owner) if spec is None else spec
+    if document.get("spec") != expected or document.get("stream") != stream:
         raise StateError(f"{origin}: it was saved by another configuration or for another stream")
     lane = owner._new_lane(stream)
     _restore(lane, document.get("lane"), origin)
