@@ -1,8 +1,11 @@
 """CWRU bearing, 10 classes from raw drive-end samples: float and int8 accuracy, accuracy under
-white noise at 0 dB SNR, size ratio, and the exported C (host gcc) against the numpy runtime."""
+white noise at 0 dB SNR, size ratio, the exported C (host gcc) against the numpy runtime, the
+Cortex-M4 firmware under QEMU, the same model through emlearn; then the WISDM adaptation
+(``edgewise.bench.adaptation``)."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import tempfile
@@ -15,6 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edgewise._datadir import data_dir
+from edgewise.bench._emlearn import emlearn_include, emlearn_source, emlearn_version
+from edgewise.bench.adaptation import run_adaptation
 from edgewise.models import (
     Model,
     add_noise,
@@ -122,4 +127,37 @@ def run_models(
             np.array_equal(m4.classes, small.predict(counts))
             and np.array_equal(m4.logits, small.logits(counts))
         )
+        result.update(_m4_float_and_emlearn(model, test.x, test.y))
+    result.update(run_adaptation(data=data, progress=progress))
     return result
+
+
+def _m4_float_and_emlearn(
+    model: Model, windows: npt.NDArray[Any], labels: npt.NDArray[Any]
+) -> dict[str, Any]:
+    """Our float firmware and emlearn's MLP behind the same front end, on the same windows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = run_on_m4(model, windows, Path(tmp))
+    out: dict[str, Any] = {
+        "m4_float_flash_bytes": ours.flash_bytes,
+        "m4_float_ram_bytes": ours.ram_bytes,
+        "m4_float_acc": float(np.mean(ours.classes == labels)),
+    }
+    if importlib.util.find_spec("emlearn") is None:
+        return out  # an optional bench dependency: pip install 'edgewise[bench]'
+    with tempfile.TemporaryDirectory() as tmp:
+        theirs = run_on_m4(
+            model,
+            windows,
+            Path(tmp),
+            source=emlearn_source(model),
+            include=[emlearn_include()],
+        )
+    return out | {
+        "emlearn_version": emlearn_version(),
+        "emlearn_model": "float32 MLP (emlearn has no int8 network), our float front end",
+        "emlearn_flash_bytes": theirs.flash_bytes,
+        "emlearn_ram_bytes": theirs.ram_bytes,
+        "emlearn_acc": float(np.mean(theirs.classes == labels)),
+        "emlearn_classes_match_float": float(np.mean(theirs.classes == model.predict(windows))),
+    }

@@ -15,6 +15,7 @@ a class. See ``docs/models.md`` for the file format, the quantization scheme and
 ['slow', 'fast']
 """
 
+from ._adapt import Adaptation, Method, adapt, adapter_parameters
 from ._artifact import FORMAT, FORMAT_VERSION, Artifact, ArtifactError, load_artifact, save_artifact
 from ._data import (
     Recording,
@@ -26,8 +27,9 @@ from ._data import (
     load_table,
     train_folds,
 )
-from ._export_c import HOST_HARNESS, export_c
+from ._export_c import HOST_HARNESS, export_c, export_header, frontend_source
 from ._frontend import band_edges, features_fixed, features_float, quantize_samples
+from ._lowrank import Adapter
 from ._m4 import M4Run, run_on_m4
 from ._quantize import quantize_int8
 from ._runtime import Model
@@ -37,42 +39,57 @@ from ._train import (
     Report,
     Score,
     cross_validate,
+    fit_feature_mlp,
     fit_mlp,
     grid,
     train_classifier,
 )
+from ._wisdm import WISDM_FILE, FeatureTable, few_shot, load_wisdm, user_folds
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "HOST_HARNESS",
     "NOISE_SNR_DB",
+    "WISDM_FILE",
+    "Adaptation",
+    "Adapter",
     "Artifact",
     "ArtifactError",
     "Config",
+    "FeatureTable",
     "M4Run",
+    "Method",
     "Model",
     "Recording",
     "Report",
     "Score",
     "Windows",
+    "adapt",
+    "adapter_parameters",
     "add_noise",
     "band_edges",
     "cross_validate",
     "cut",
     "export_c",
+    "export_header",
     "features_fixed",
     "features_float",
+    "few_shot",
+    "fit_feature_mlp",
     "fit_mlp",
+    "frontend_source",
     "grid",
     "held_out_windows",
     "load_artifact",
     "load_cwru",
     "load_table",
+    "load_wisdm",
     "quantize_int8",
     "quantize_samples",
     "run_on_m4",
     "save_artifact",
     "train_classifier",
     "train_folds",
+    "user_folds",
 ]

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from ._frontend import LOG2_FRACTION_BITS, TWIDDLE_BITS, band_edges, twiddles_fixed
 from ._runtime import _ACTIVATION_LIMIT, INT8_LOGIT_LIMIT, Model
 
-__all__ = ["HOST_HARNESS", "export_c"]
+__all__ = ["HOST_HARNESS", "export_c", "export_header", "frontend_source"]
 
 _CTYPE = {"float32": "float", "int8": "int8_t", "int16": "int16_t", "int32": "int32_t"}
 
@@ -67,7 +67,9 @@ static void ew_features(const float *samples, float *out) {
         out[band] = (log2f(energy + 1e-30f) - ew_mean[band]) / ew_std[band];
     }
 }
+"""
 
+_DENSE_FLOAT = """
 static void ew_dense(const float *in, int n_in, const float *w, const float *bias, int n_out,
                      int relu, float *out) {
     for (int o = 0; o < n_out; ++o) {
@@ -142,6 +144,11 @@ static void ew_dense(const int8_t *in, int n_in, const int8_t *w, const int32_t 
 """
 
 
+def export_header(model: Model) -> str:
+    """The text of ``ew_model.h``: sizes, sample and logit types, ``ew_predict``'s prototype."""
+    return _header(model, model.precision == "int8")
+
+
 def _header(model: Model, int8: bool) -> str:
     manifest = model.artifact.manifest
     lines = [
@@ -173,6 +180,31 @@ def _header(model: Model, int8: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _frontend_float(model: Model) -> str:
+    angle = 2 * np.pi * np.arange(model.window // 2) / model.window
+    t = model.artifact.tensors
+    return "".join(
+        [
+            "#include <math.h>\n",
+            _array("ew_cos", np.cos(angle), "float"),
+            _array("ew_sin", -np.sin(angle), "float"),
+            _array("ew_mean", t["frontend.mean"], "float"),
+            _array("ew_std", t["frontend.std"], "float"),
+            _FFT_FLOAT,
+        ]
+    )
+
+
+def frontend_source(model: Model) -> str:
+    """The float front end alone, C99: ``ew_model.h``'s macros in, and
+    ``static void ew_features(const float *samples, float *out)`` writing the standardised
+    band energies. For pairing another tool's network C with the same front end."""
+    if model.precision != "float32" or model.feature_input:
+        raise ValueError("the front end alone is exported for float models on raw samples")
+    edges = band_edges(window=model.window, bands=model.bands)
+    return '#include "ew_model.h"\n' + _array("ew_edges", edges, "int16_t") + _frontend_float(model)
+
+
 def _source(model: Model, int8: bool) -> str:
     t = model.artifact.tensors
     widest = max([model.bands, *(int(layer["units"]) for layer in model.layers)])
@@ -194,17 +226,7 @@ def _source(model: Model, int8: bool) -> str:
         parts.append(_FFT_INT)
         parts.append(f"static int8_t ew_act[{widest}];\nstatic int32_t ew_wide[{widest}];\n")
     else:
-        angle = 2 * np.pi * np.arange(model.window // 2) / model.window
-        parts += [
-            "#include <math.h>\n",
-            _array("ew_cos", np.cos(angle), "float"),
-            _array("ew_sin", -np.sin(angle), "float"),
-        ]
-        parts += [
-            _array("ew_mean", t["frontend.mean"], "float"),
-            _array("ew_std", t["frontend.std"], "float"),
-        ]
-        parts.append(_FFT_FLOAT)
+        parts += [_frontend_float(model), _DENSE_FLOAT]
         parts.append(f"static float ew_act[{widest}], ew_next[{widest}];\n")
     for i in range(len(model.layers)):
         for key in ("weight", "bias", *(("multiplier", "shift") if int8 else ())):
@@ -268,6 +290,11 @@ int main(void) {
 
 def export_c(model: Model, out: Path, *, harness: bool = False) -> list[Path]:
     """Write ``ew_model.h`` and ``ew_model.c`` (and ``ew_main.c``, a stdin/stdout harness)."""
+    if model.feature_input or model.adapter is not None:
+        raise ValueError(
+            "C export covers models on raw samples without an adapter (this one "
+            + ("takes precomputed features)" if model.feature_input else "has an adapter)")
+        )
     int8 = model.precision == "int8"
     out.mkdir(parents=True, exist_ok=True)
     files = {"ew_model.h": _header(model, int8), "ew_model.c": _source(model, int8)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._export_c import export_c
+from ._export_c import export_c, export_header
 from ._runtime import Model
 
 __all__ = ["M4Run", "run_on_m4"]
@@ -127,13 +128,16 @@ class M4Run:
     ram_bytes: int
 
 
-def _build(folder: Path, model_source: Path) -> Path:
+def _build(folder: Path, model_source: Path, include: Sequence[Path]) -> Path:
     elf = folder / f"{model_source.stem}.elf"
     objects = []
+    includes = [f"-isystem{path}" for path in include]  # their warnings are not ours
     for source in (folder / "startup.c", folder / "m4_main.c", model_source):
         obj = folder / f"{source.stem}.o"
         subprocess.run(
-            [*_CFLAGS, "-fstack-usage", "-c", str(source), "-o", str(obj)], check=True, timeout=120
+            [*_CFLAGS, *includes, "-fstack-usage", "-c", str(source), "-o", str(obj)],
+            check=True,
+            timeout=120,
         )
         objects.append(str(obj))
     subprocess.run(
@@ -159,10 +163,24 @@ def _stack(su: Path) -> int:
 
 
 def run_on_m4(
-    model: Model, windows: npt.NDArray[Any], folder: Path, *, timeout: float = 300.0
+    model: Model,
+    windows: npt.NDArray[Any],
+    folder: Path,
+    *,
+    timeout: float = 300.0,
+    source: str | None = None,
+    include: Sequence[Path] = (),
 ) -> M4Run:
-    """Build the model's firmware in ``folder``, run it on ``windows`` under QEMU."""
-    export_c(model, folder)
+    """Build the model's firmware in ``folder``, run it on ``windows`` under QEMU.
+
+    ``source``, if given, replaces the exported ``ew_model.c`` (another tool's C defining
+    ``ew_predict`` for the model's ``ew_model.h``); ``include``: its header folders.
+    """
+    if source is None:
+        export_c(model, folder)
+    else:
+        (folder / "ew_model.h").write_text(export_header(model), encoding="utf-8")
+        (folder / "ew_model.c").write_text(source, encoding="utf-8")
     for name, content in (
         ("m4.ld", _LINKER),
         ("startup.c", _STARTUP),
@@ -170,9 +188,9 @@ def run_on_m4(
         ("stub.c", _STUB),
     ):
         (folder / name).write_text(content, encoding="utf-8")
-    elf = _build(folder, folder / "ew_model.c")
-    stub = _build(folder, folder / "stub.c")
-    _build(folder, folder / "ew_model.c")  # the model's .su and .o last
+    elf = _build(folder, folder / "ew_model.c", include)
+    stub = _build(folder, folder / "stub.c", include)
+    _build(folder, folder / "ew_model.c", include)  # the model's .su and .o last
     text, data, _ = _sizes(elf)
     stub_text, stub_data, _ = _sizes(stub)
     _, model_data, model_bss = _sizes(folder / "ew_model.o")

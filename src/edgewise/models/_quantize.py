@@ -58,22 +58,26 @@ def quantize_int8(model: Model, *, calibration: npt.ArrayLike) -> Model:
         raise ValueError(f"only float32 models are quantized, this one is {model.precision}")
     x = np.asarray(calibration, dtype=np.float64)
     tensors = model.artifact.tensors
-    input_scale = 32767 / (_HEADROOM * _peak(x))
-    mean, std = (
-        tensors["frontend.mean"].astype(np.float64),
-        tensors["frontend.std"].astype(np.float64),
-    )
-    h = (features_float(x, bands=model.bands) - mean) / std
-    s_in = _peak(h) / _ACTIVATION_LIMIT
-    one = 1 << LOG2_FRACTION_BITS
-    # feature (Q8 log2 of int energies) = one * (float feature + 2 log2(input_scale))
-    offset = np.rint(one * (mean + 2 * math.log2(input_scale))).astype(np.int16)  # Q8 < 2**15
-    big, shift = _multipliers(1 / (one * std * s_in))
-    out: dict[str, npt.NDArray[Any]] = {
-        "frontend.offset": offset,
-        "frontend.multiplier": big,
-        "frontend.shift": shift,
-    }
+    out: dict[str, npt.NDArray[Any]]
+    frontend = dict(model.artifact.manifest["frontend"])
+    if model.feature_input:  # standardised in float, then one int8 scale
+        h = model.standardised(x).astype(np.float64)
+        s_in = _peak(h) / _ACTIVATION_LIMIT
+        out = {name: tensors[name] for name in ("frontend.mean", "frontend.std")}
+    else:
+        input_scale = 32767 / (_HEADROOM * _peak(x))
+        frontend["input_scale"] = input_scale
+        mean, std = (
+            tensors["frontend.mean"].astype(np.float64),
+            tensors["frontend.std"].astype(np.float64),
+        )
+        h = (features_float(x, bands=model.bands) - mean) / std
+        s_in = _peak(h) / _ACTIVATION_LIMIT
+        one = 1 << LOG2_FRACTION_BITS
+        # feature (Q8 log2 of int energies) = one * (float feature + 2 log2(input_scale))
+        offset = np.rint(one * (mean + 2 * math.log2(input_scale))).astype(np.int16)  # Q8 < 2**15
+        big, shift = _multipliers(1 / (one * std * s_in))
+        out = {"frontend.offset": offset, "frontend.multiplier": big, "frontend.shift": shift}
     scales = [s_in]
     for i, layer in enumerate(model.layers):
         w = tensors[f"layer{i}.weight"].astype(np.float64)
@@ -95,8 +99,12 @@ def quantize_int8(model: Model, *, calibration: npt.ArrayLike) -> Model:
         scales.append(s_out)
     manifest = dict(model.artifact.manifest)
     manifest["precision"] = "int8"
-    manifest["frontend"] = {**manifest["frontend"], "input_scale": input_scale}
+    manifest["frontend"] = frontend
     manifest["activation_scales"] = scales
     manifest["output_scale"] = scales[-1]
-    manifest["quantization"] = {"calibration_windows": int(x.shape[0]), "headroom": _HEADROOM}
+    manifest["quantization"] = {
+        "calibration_windows": int(x.shape[0]),
+        "headroom": _HEADROOM,
+        "source": model.fingerprint(),  # adapters trained on the float model apply here too
+    }
     return Model(Artifact(manifest=manifest, tensors=out))

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from ._artifact import Artifact, ArtifactError, load_artifact, save_artifact
 from ._fixed import requantize
 from ._frontend import features_fixed, features_float, quantize_samples
+from ._lowrank import Adapter, fingerprint
 
 __all__ = ["INT8_LOGIT_LIMIT", "Model"]
 
@@ -27,11 +28,16 @@ class Model:
     """A loaded model: ``predict`` takes windows of raw samples (rows), returns class indices.
 
     Float models compute in float32 on float64 features; int8 models quantize the samples to
-    int16 (``manifest["frontend"]["input_scale"]``) and compute in integers only.
+    int16 (``manifest["frontend"]["input_scale"]``) and compute in integers only. A model whose
+    front end is ``features`` takes rows of precomputed features instead of samples (int8: the
+    standardised features are quantized to int8 in float). With a low-rank ``adapter`` each
+    adapted layer adds ``scale * x @ A @ B`` in float32 (int8: to the dequantized accumulator,
+    requantized after).
     """
 
-    def __init__(self, artifact: Artifact) -> None:
+    def __init__(self, artifact: Artifact, *, adapter: Adapter | None = None) -> None:
         self.artifact = artifact
+        self.adapter = adapter
         manifest = artifact.manifest
         missing = {"kind", "precision", "classes", "frontend", "layers"} - set(manifest)
         if missing:
@@ -42,9 +48,33 @@ class Model:
         if self.precision not in ("float32", "int8"):
             raise ArtifactError(f"unknown precision {self.precision!r}")
         self.classes: list[str] = list(manifest["classes"])
-        self.window: int = int(manifest["frontend"]["window"])
-        self.bands: int = int(manifest["frontend"]["bands"])
+        frontend = manifest["frontend"]
+        self.feature_input: bool = frontend.get("kind") == "features"
+        # the width of an input row: samples of a window, or features
+        self.window: int = len(frontend["names"]) if self.feature_input else int(frontend["window"])
+        self.bands: int = 0 if self.feature_input else int(frontend["bands"])
         self.layers: list[Mapping[str, Any]] = list(manifest["layers"])
+        if adapter is not None:
+            self._check(adapter)
+
+    def fingerprint(self) -> str:
+        """The fingerprint of this float model, or of the float model an int8 one came from."""
+        if self.precision == "float32":
+            return fingerprint(self.artifact)
+        source = self.artifact.manifest.get("quantization", {}).get("source")
+        if source is None:
+            raise ArtifactError("this int8 model does not name its float source (re-quantize it)")
+        return str(source)
+
+    def _check(self, adapter: Adapter) -> None:
+        if adapter.base != self.fingerprint():
+            raise ArtifactError("the adapter was trained on another base model")
+        if max(adapter.layers, default=-1) >= len(self.layers):
+            raise ArtifactError(f"the adapter adapts layer {max(adapter.layers)}, beyond the model")
+
+    def with_adapter(self, adapter: Adapter | None) -> Model:
+        """The same base (float or int8) with ``adapter`` applied (``None``: the bare base)."""
+        return Model(self.artifact, adapter=adapter)
 
     @classmethod
     def load(cls, path: Path) -> Model:
@@ -54,7 +84,8 @@ class Model:
     def with_manifest(self, **changes: Any) -> Model:
         """The same tensors under a manifest with some top-level entries replaced."""
         return Model(
-            Artifact(manifest={**self.artifact.manifest, **changes}, tensors=self.artifact.tensors)
+            Artifact(manifest={**self.artifact.manifest, **changes}, tensors=self.artifact.tensors),
+            adapter=self.adapter,
         )
 
     def save(self, path: Path) -> None:
@@ -67,45 +98,68 @@ class Model:
     def _windows(self, samples: npt.ArrayLike) -> npt.NDArray[Any]:
         x = np.asarray(samples)
         if x.ndim != 2 or x.shape[1] != self.window:
-            raise ValueError(f"expected rows of {self.window} samples, got shape {x.shape}")
+            unit = "features" if self.feature_input else "samples"
+            raise ValueError(f"expected rows of {self.window} {unit}, got shape {x.shape}")
         return x
 
     def quantize_input(self, samples: npt.ArrayLike) -> npt.NDArray[np.int16]:
         """Float windows -> the int16 windows an int8 model (and its C code) takes."""
+        if self.feature_input:
+            raise ValueError("a model on features takes float features, not int16 counts")
         return quantize_samples(
             self._windows(samples), scale=float(self.artifact.manifest["frontend"]["input_scale"])
         )
 
     def logits(self, samples: npt.ArrayLike) -> npt.NDArray[Any]:
         """float32 logits, or the int8 model's integer logits (int64, int16 range)."""
+        x = self._windows(samples)
         if self.precision == "float32":
-            return self._logits_float(features_float(self._windows(samples), bands=self.bands))
-        x = np.asarray(samples)
+            return self._logits_float(self.network_input(x))
+        if self.feature_input:
+            scale = float(self.artifact.manifest["activation_scales"][0])
+            h = np.rint(self.standardised(x) / scale).astype(np.int64)
+            return self._logits_int(np.clip(h, -_ACTIVATION_LIMIT, _ACTIVATION_LIMIT))
         counts = x if x.dtype == np.int16 else self.quantize_input(x)
-        return self._logits_int(self._windows(counts))
-
-    def _logits_float(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
-        mean, std = self._tensor("frontend.mean"), self._tensor("frontend.std")
-        h = ((features - mean) / std).astype(np.float32)
-        for i, layer in enumerate(self.layers):
-            h = h @ self._tensor(f"layer{i}.weight") + self._tensor(f"layer{i}.bias")
-            if layer["activation"] == "relu":
-                h = np.maximum(h, np.float32(0))
-        return np.asarray(h, dtype=np.float32)
-
-    def _logits_int(self, counts: npt.NDArray[np.int16]) -> npt.NDArray[np.int64]:
         features = features_fixed(counts, bands=self.bands) - self._tensor("frontend.offset")
         scaled = requantize(
             features, self._tensor("frontend.multiplier"), self._tensor("frontend.shift")
         )
-        h = np.clip(scaled, -_ACTIVATION_LIMIT, _ACTIVATION_LIMIT)
+        return self._logits_int(np.clip(scaled, -_ACTIVATION_LIMIT, _ACTIVATION_LIMIT))
+
+    def network_input(self, samples: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """The standardised features a float model's first dense layer takes."""
+        x = self._windows(samples)
+        return self.standardised(x if self.feature_input else features_float(x, bands=self.bands))
+
+    def standardised(self, features: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """``(features - mean) / std``; a missing feature (NaN) counts as the mean."""
+        mean, std = self._tensor("frontend.mean"), self._tensor("frontend.std")
+        z = (np.asarray(features, dtype=np.float64) - mean) / std
+        return np.asarray(np.nan_to_num(z, nan=0.0), dtype=np.float32)
+
+    def _logits_float(self, h: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        for i, layer in enumerate(self.layers):
+            x = h
+            h = x @ self._tensor(f"layer{i}.weight") + self._tensor(f"layer{i}.bias")
+            if self.adapter is not None:
+                h = h + self.adapter.delta(i, x)
+            if layer["activation"] == "relu":
+                h = np.maximum(h, np.float32(0))
+        return np.asarray(h, dtype=np.float32)
+
+    def _logits_int(self, h: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        scales = self.artifact.manifest["activation_scales"]
         for i, layer in enumerate(self.layers):
             acc = h @ self._tensor(f"layer{i}.weight").astype(np.int64) + self._tensor(
                 f"layer{i}.bias"
             )
-            out = requantize(
-                acc, self._tensor(f"layer{i}.multiplier"), self._tensor(f"layer{i}.shift")
-            )
+            big, shift = self._tensor(f"layer{i}.multiplier"), self._tensor(f"layer{i}.shift")
+            if self.adapter is None or i not in self.adapter.layers:
+                out = requantize(acc, big, shift)
+            else:  # dequantize, add the float adapter branch, requantize to the layer's scale
+                base = acc * (big / np.exp2(shift.astype(np.float64)))
+                delta = self.adapter.delta(i, h * np.float32(scales[i])) / scales[i + 1]
+                out = np.rint(base + delta).astype(np.int64)
             relu = layer["activation"] == "relu"
             h = (
                 np.clip(out, 0, _ACTIVATION_LIMIT)

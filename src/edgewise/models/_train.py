@@ -22,6 +22,7 @@ __all__ = [
     "Report",
     "Score",
     "cross_validate",
+    "fit_feature_mlp",
     "fit_mlp",
     "grid",
     "train_classifier",
@@ -68,50 +69,32 @@ def grid(
     return [Config(*c) for c in itertools.product(bands, hidden, alpha, noise)]
 
 
-def _sklearn_mlp(hidden: int, alpha: float, seed: int) -> Any:
-    from sklearn.neural_network import MLPClassifier
-
-    return MLPClassifier(hidden_layer_sizes=(hidden,), alpha=alpha, max_iter=400, random_state=seed)
-
-
-def fit_mlp(
-    x: npt.ArrayLike,
-    y: npt.ArrayLike,
+def _network(
+    features: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
     *,
     classes: Sequence[str],
-    bands: int,
-    hidden: int,
+    hidden: Sequence[int],
     alpha: float,
     seed: int,
-    noise: bool = False,
-    lineage: Mapping[str, Any] | None = None,
-    sample_rate: float | None = None,
-) -> Model:
-    """Fit the front end's standardisation and an MLP (one ReLU hidden layer) on windows ``x``
-    (and, with ``noise``, a noisy copy of each).
-
-    Every class in ``classes`` must occur in ``y`` (indices into ``classes``).
-    """
+) -> tuple[dict[str, npt.NDArray[Any]], list[dict[str, Any]], int]:
+    """Standardise ``features`` (missing values, NaN, count as the mean) and fit an MLP of
+    ReLU ``hidden`` layers: the tensors, the layers of the manifest and the iterations."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
 
-    windows = np.asarray(x, dtype=np.float64)
-    labels = np.asarray(y, dtype=np.int64)
     if set(labels.tolist()) != set(range(len(classes))):
         raise ValueError("every class must have training windows")
-    if noise:
-        rng = np.random.default_rng(seed)
-        snr = rng.uniform(*NOISE_SNR_DB, size=(len(windows), 1))
-        copies = add_noise(windows, snr_db=snr, seed=seed + 1)
-        windows, labels = np.concatenate([windows, copies]), np.concatenate([labels, labels])
-    features = features_float(windows, bands=bands)
-    mean = features.mean(axis=0)
-    std = np.maximum(features.std(axis=0), 1e-6)
-    mlp = _sklearn_mlp(hidden, alpha, seed)
+    mean = np.nanmean(features, axis=0)
+    std = np.maximum(np.nanstd(features, axis=0), 1e-6)
+    mlp = MLPClassifier(
+        hidden_layer_sizes=tuple(hidden), alpha=alpha, max_iter=400, random_state=seed
+    )
     with warnings.catch_warnings():  # a capped iteration count is a tuning choice, not a fault
         warnings.simplefilter("ignore", ConvergenceWarning)
-        mlp.fit((features - mean) / std, labels)
+        mlp.fit(np.nan_to_num((features - mean) / std), labels)
     tensors: dict[str, npt.NDArray[Any]] = {
         "frontend.mean": mean.astype(np.float32),
         "frontend.std": std.astype(np.float32),
@@ -132,23 +115,110 @@ def fit_mlp(
         layers.append(
             {"units": int(w.shape[1]), "activation": "relu" if i < len(weights) - 1 else "none"}
         )
+    return tensors, layers, int(mlp.n_iter_)
+
+
+def fit_mlp(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    classes: Sequence[str],
+    bands: int,
+    hidden: int,
+    alpha: float,
+    seed: int,
+    noise: bool = False,
+    lineage: Mapping[str, Any] | None = None,
+    sample_rate: float | None = None,
+) -> Model:
+    """Fit the front end's standardisation and an MLP (one ReLU hidden layer) on windows ``x``
+    (and, with ``noise``, a noisy copy of each).
+
+    Every class in ``classes`` must occur in ``y`` (indices into ``classes``).
+    """
+    windows = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(y, dtype=np.int64)
+    if noise:
+        rng = np.random.default_rng(seed)
+        snr = rng.uniform(*NOISE_SNR_DB, size=(len(windows), 1))
+        copies = add_noise(windows, snr_db=snr, seed=seed + 1)
+        windows, labels = np.concatenate([windows, copies]), np.concatenate([labels, labels])
+    tensors, layers, iterations = _network(
+        features_float(windows, bands=bands),
+        labels,
+        classes=classes,
+        hidden=(hidden,),
+        alpha=alpha,
+        seed=seed,
+    )
+    frontend = {
+        "kind": "fft-log2-bands",
+        "window": int(windows.shape[1]),
+        "bands": bands,
+        "sample_rate": sample_rate,
+    }
+    training = {"hidden": hidden, "alpha": alpha, "seed": seed, "iterations": iterations}
+    return _model(
+        tensors, layers, classes=classes, frontend=frontend, training=training, lineage=lineage
+    )
+
+
+def fit_feature_mlp(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    classes: Sequence[str],
+    features: Sequence[str],
+    hidden: Sequence[int],
+    alpha: float,
+    seed: int,
+    lineage: Mapping[str, Any] | None = None,
+) -> Model:
+    """An MLP on precomputed features (rows of ``x``, columns named by ``features``): the
+    front end only standardises, and a missing value (NaN) counts as the training mean.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.concatenate([rng.normal(0, 1, (30, 3)), rng.normal(3, 1, (30, 3))])
+    >>> y = np.repeat([0, 1], 30)
+    >>> m = fit_feature_mlp(x, y, classes=["a", "b"], features=["f", "g", "h"], hidden=[8],
+    ...                     alpha=1e-3, seed=0)
+    >>> m.predict([[0.0, np.nan, 0.0], [3.0, 3.0, 3.0]]).tolist()
+    [0, 1]
+    """
+    values = np.asarray(x, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != len(features):
+        raise ValueError(f"expected rows of {len(features)} features, got shape {values.shape}")
+    tensors, layers, iterations = _network(
+        values,
+        np.asarray(y, dtype=np.int64),
+        classes=classes,
+        hidden=hidden,
+        alpha=alpha,
+        seed=seed,
+    )
+    frontend = {"kind": "features", "names": list(features)}
+    training = {"hidden": list(hidden), "alpha": alpha, "seed": seed, "iterations": iterations}
+    return _model(
+        tensors, layers, classes=classes, frontend=frontend, training=training, lineage=lineage
+    )
+
+
+def _model(
+    tensors: dict[str, npt.NDArray[Any]],
+    layers: list[dict[str, Any]],
+    *,
+    classes: Sequence[str],
+    frontend: Mapping[str, Any],
+    training: Mapping[str, Any],
+    lineage: Mapping[str, Any] | None,
+) -> Model:
     manifest = {
         "kind": "mlp-classifier",
         "precision": "float32",
         "classes": list(classes),
-        "frontend": {
-            "kind": "fft-log2-bands",
-            "window": int(windows.shape[1]),
-            "bands": bands,
-            "sample_rate": sample_rate,
-        },
+        "frontend": dict(frontend),
         "layers": layers,
-        "training": {
-            "hidden": hidden,
-            "alpha": alpha,
-            "seed": seed,
-            "iterations": int(mlp.n_iter_),
-        },
+        "training": dict(training),
         "lineage": dict(lineage or {}),
     }
     return Model(Artifact(manifest=manifest, tensors=tensors))
