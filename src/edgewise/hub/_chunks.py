@@ -10,8 +10,8 @@ or share, are kept whole beside the reading's index. It is stored as one Message
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -25,6 +25,10 @@ ROLLUP_WIDTHS = (60, 3600)
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+
+_MISSING = object()
 
 
 @dataclass(slots=True)
@@ -33,119 +37,140 @@ class Readings:
 
     ``values[input][i]`` is ``nan`` for a ``null``; ``absent[input]`` lists the readings that did
     not name that input at all. ``extras[i]`` holds reading ``i``'s flags and detections, when it
-    has any, as they were sent.
+    has any, as they were sent; ``score`` and ``alarm`` what its detections say.
 
-    >>> r = Readings("press-7", "pump-1")
-    >>> r.add(4, 10.0, None, {"temp": 21.5})
-    >>> r.add(5, 11.0, 11.5, {"temp": None, "rpm": 900.0}, {"flags": {"temp": "imputed"}})
-    >>> [record["body"] for record in r.records()]
-    [{'values': {'temp': 21.5}}, {'values': {'temp': None, 'rpm': 900.0}, 'flags': {'temp': 'imputed'}}]
+    >>> r = Readings.of("press-7", "pump-1", seq=[4, 5], timestamp=[10.0, 11.0],
+    ...                 received=[None, 11.5], values=[{"temp": 21.5}, {"temp": None, "rpm": 9.0}],
+    ...                 extras={1: {"flags": {"temp": "imputed"}}})
+    >>> [record["body"] for record in r.records()][1]
+    {'values': {'temp': None, 'rpm': 9.0}, 'flags': {'temp': 'imputed'}}
     """
 
     device: str
     stream: str
-    seq: list[int] = field(default_factory=list)
-    timestamp: list[float] = field(default_factory=list)
-    received: list[float] = field(default_factory=list)
-    values: dict[str, list[float]] = field(default_factory=dict)
-    absent: dict[str, list[int]] = field(default_factory=dict)
-    score: list[float] = field(default_factory=list)
-    alarm: list[bool] = field(default_factory=list)
-    extras: dict[int, dict[str, Any]] = field(default_factory=dict)
+    seq: I64
+    timestamp: F64
+    received: F64
+    values: dict[str, F64]
+    absent: dict[str, list[int]]
+    score: F64
+    alarm: Bools
+    extras: dict[int, dict[str, Any]]
+
+    @classmethod
+    def of(
+        cls,
+        device: str,
+        stream: str,
+        *,
+        seq: Sequence[int],
+        timestamp: Sequence[float],
+        received: Sequence[float | None],
+        values: Sequence[Mapping[str, float | None]],
+        extras: dict[int, dict[str, Any]] | None = None,
+        score: Sequence[float | None] | None = None,
+        alarm: Sequence[bool] | None = None,
+    ) -> Readings:
+        """Readings from their fields, one item per reading (``None``: no value, no score)."""
+        n = len(seq)
+        columns: dict[str, F64] = {}
+        absent: dict[str, list[int]] = {}
+        keys = values[0].keys() if n else {}.keys()
+        if all(v.keys() == keys for v in values):  # as good as always: one pass per input
+            for name in keys:
+                columns[name] = np.array([v[name] for v in values], dtype=np.float64)
+        else:
+            for name in dict.fromkeys(k for v in values for k in v):
+                column = [v.get(name, _MISSING) for v in values]
+                absent[name] = [i for i, x in enumerate(column) if x is _MISSING]
+                columns[name] = np.array(
+                    [None if x is _MISSING else x for x in column], dtype=np.float64
+                )
+        return cls(
+            device,
+            stream,
+            np.array(seq, dtype=np.int64),
+            np.array(timestamp, dtype=np.float64),
+            np.array(received, dtype=np.float64),
+            columns,
+            {name: at for name, at in absent.items() if at},
+            np.full(n, np.nan) if score is None else np.array(score, dtype=np.float64),
+            np.zeros(n, dtype=np.bool_) if alarm is None else np.array(alarm, dtype=np.bool_),
+            extras or {},
+        )
+
+    @classmethod
+    def of_bodies(
+        cls,
+        device: str,
+        stream: str,
+        *,
+        seq: Sequence[int],
+        timestamp: Sequence[float],
+        received: Sequence[float | None],
+        bodies: Sequence[Mapping[str, Any]],
+    ) -> Readings:
+        """Readings from their bodies as sent (values, flags, detections) or as an older schema
+        stored them (which may lack values)."""
+        detections = [b.get("detections") or () for b in bodies]
+        return cls.of(
+            device,
+            stream,
+            seq=seq,
+            timestamp=timestamp,
+            received=received,
+            values=[b.get("values", {}) for b in bodies],
+            extras={
+                i: extra
+                for i, b in enumerate(bodies)
+                if (extra := {k: v for k, v in b.items() if k != "values" and v})
+            },
+            score=[max((d["score"] for d in found), default=None) for found in detections],
+            alarm=[any(d["alarm"] for d in found) for found in detections],
+        )
 
     def __len__(self) -> int:
         return len(self.seq)
 
-    def add(
-        self,
-        seq: int,
-        timestamp: float,
-        received: float | None,
-        values: Mapping[str, float | None],
-        extra: dict[str, Any] | None = None,
-        score: float | None = None,
-        alarm: bool = False,
-    ) -> None:
-        """Append one reading; ``extra`` is its ``flags`` and ``detections``, when it has any,
-        and ``score``/``alarm`` what its detections say."""
-        index = len(self.seq)
-        self.seq.append(seq)
-        self.timestamp.append(timestamp)
-        self.received.append(math.nan if received is None else received)
-        columns = self.values
-        for name, value in values.items():
-            column = columns.get(name)
-            if column is None:
-                # An input first named now: absent from every reading before.
-                column = columns[name] = [math.nan] * index
-                if index:
-                    self.absent[name] = list(range(index))
-            column.append(math.nan if value is None else value)
-        if len(values) != len(columns):
-            for name, column in columns.items():
-                if len(column) == index:
-                    column.append(math.nan)
-                    self.absent.setdefault(name, []).append(index)
-        self.score.append(math.nan if score is None else score)
-        self.alarm.append(alarm)
-        if extra:
-            self.extras[index] = extra
-
-    def add_body(self, seq: int, timestamp: float, received: float | None, body: Any) -> None:
-        """Append one reading from its body as sent (values, flags, detections) or as an older
-        schema stored it (which may lack values)."""
-        detections = body.get("detections") or []
-        scores = [d["score"] for d in detections]
-        extra = {k: v for k, v in body.items() if k != "values" and v}
-        self.add(
-            seq,
-            timestamp,
-            received,
-            body.get("values", {}),
-            extra,
-            max(scores) if scores else None,
-            any(d["alarm"] for d in detections),
-        )
-
     def records(self) -> Iterator[dict[str, Any]]:
         """Each reading as the wire record it was (``received`` null where it was)."""
         absent = {name: set(at) for name, at in self.absent.items()}
-        for i, seq in enumerate(self.seq):
+        columns = {name: column.tolist() for name, column in self.values.items()}
+        received = self.received.tolist()
+        for i, (seq, t) in enumerate(zip(self.seq.tolist(), self.timestamp.tolist(), strict=True)):
             values = {
                 name: (None if math.isnan(column[i]) else column[i])
-                for name, column in self.values.items()
+                for name, column in columns.items()
                 if i not in absent.get(name, ())
             }
-            received = self.received[i]
             yield {
                 "device": self.device,
                 "stream": self.stream,
                 "kind": "reading",
                 "seq": seq,
                 "name": "",
-                "timestamp": self.timestamp[i],
-                "received": None if math.isnan(received) else received,
+                "timestamp": t,
+                "received": None if math.isnan(received[i]) else received[i],
                 "body": {"values": values, **self.extras.get(i, {})},
             }
 
-    def keep(self, indices: Iterable[int]) -> Readings:
+    def take(self, indices: npt.NDArray[np.intp]) -> Readings:
         """Only the readings at ``indices`` (ascending), renumbered from 0."""
-        chosen = list(indices)
-        where = {old: new for new, old in enumerate(chosen)}
+        where = {old: new for new, old in enumerate(indices.tolist())}
         return Readings(
             self.device,
             self.stream,
-            [self.seq[i] for i in chosen],
-            [self.timestamp[i] for i in chosen],
-            [self.received[i] for i in chosen],
-            {name: [column[i] for i in chosen] for name, column in self.values.items()},
+            self.seq[indices],
+            self.timestamp[indices],
+            self.received[indices],
+            {name: column[indices] for name, column in self.values.items()},
             {
                 name: kept
                 for name, at in self.absent.items()
                 if (kept := [where[i] for i in at if i in where])
             },
-            [self.score[i] for i in chosen],
-            [self.alarm[i] for i in chosen],
+            self.score[indices],
+            self.alarm[indices],
             {where[i]: extra for i, extra in self.extras.items() if i in where},
         )
 
@@ -165,66 +190,34 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(_Packed)
 
 
-def _f64(values: list[float]) -> bytes:
-    return np.asarray(values, dtype=np.float64).tobytes()
-
-
 def pack(readings: Readings) -> bytes:
     """``readings`` as the bytes of one chunk (:func:`unpack` reverses it)."""
     return _encoder.encode(
         _Packed(
-            np.asarray(readings.seq, dtype=np.int64).tobytes(),
-            _f64(readings.timestamp),
-            _f64(readings.received),
-            {name: _f64(column) for name, column in readings.values.items()},
+            readings.seq.tobytes(),
+            readings.timestamp.tobytes(),
+            readings.received.tobytes(),
+            {name: column.tobytes() for name, column in readings.values.items()},
             readings.absent,
-            _f64(readings.score),
-            np.asarray(readings.alarm, dtype=np.bool_).tobytes(),
+            readings.score.tobytes(),
+            readings.alarm.tobytes(),
             readings.extras,
         )
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Columns:
-    """A chunk's arrays, as :func:`unpack` reads them."""
+def unpack(data: bytes, device: str = "", stream: str = "") -> Readings:
+    """The readings of a chunk made by :func:`pack` (their arrays read-only).
 
-    seq: I64
-    timestamp: F64
-    received: F64
-    values: dict[str, F64]
-    absent: dict[str, list[int]]
-    score: F64
-    alarm: npt.NDArray[np.bool_]
-    extras: dict[int, dict[str, Any]]
-
-    def readings(self, device: str, stream: str) -> Readings:
-        """The chunk as :class:`Readings` again."""
-        return Readings(
-            device,
-            stream,
-            self.seq.tolist(),
-            self.timestamp.tolist(),
-            self.received.tolist(),
-            {name: column.tolist() for name, column in self.values.items()},
-            self.absent,
-            self.score.tolist(),
-            self.alarm.tolist(),
-            self.extras,
-        )
-
-
-def unpack(data: bytes) -> Columns:
-    """The arrays of a chunk made by :func:`pack`.
-
-    >>> r = Readings("d", "s")
-    >>> r.add(7, 1.0, None, {"x": 2.0})
-    >>> c = unpack(pack(r))
-    >>> c.seq.tolist(), c.values["x"].tolist(), list(c.readings("d", "s").records()) == list(r.records())
+    >>> r = Readings.of("d", "s", seq=[7], timestamp=[1.0], received=[None], values=[{"x": 2.0}])
+    >>> c = unpack(pack(r), "d", "s")
+    >>> c.seq.tolist(), c.values["x"].tolist(), list(c.records()) == list(r.records())
     ([7], [2.0], True)
     """
     p = _decoder.decode(data)
-    return Columns(
+    return Readings(
+        device,
+        stream,
         np.frombuffer(p.seq, dtype=np.int64),
         np.frombuffer(p.timestamp, dtype=np.float64),
         np.frombuffer(p.received, dtype=np.float64),
@@ -254,16 +247,14 @@ class Rollup(msgspec.Struct, frozen=True):
 def rollups(readings: Readings) -> list[Rollup]:
     """Per-minute and per-hour rollups of each input of ``readings``.
 
-    >>> r = Readings("d", "s")
-    >>> for i, x in enumerate([1.0, 3.0, None, 8.0]):
-    ...     r.add(i, 30.0 * i, None, {"x": x}, score=0.1 * i)
+    >>> r = Readings.of("d", "s", seq=range(4), timestamp=[0.0, 30.0, 60.0, 90.0],
+    ...                 received=[None] * 4, values=[{"x": x} for x in [1.0, 3.0, None, 8.0]])
     >>> [(u.width, u.start, u.count, u.total, u.low, u.high) for u in rollups(r)]
     [(60, 0.0, 2, 4.0, 1.0, 3.0), (60, 60.0, 1, 8.0, 8.0, 8.0), (3600, 0.0, 3, 12.0, 1.0, 8.0)]
     """
-    t = np.asarray(readings.timestamp, dtype=np.float64)
-    score = np.asarray(readings.score, dtype=np.float64)
-    alarm = np.asarray(readings.alarm, dtype=np.int64)
-    columns = {name: np.asarray(c, dtype=np.float64) for name, c in readings.values.items()}
+    t, score = readings.timestamp, readings.score
+    alarm = readings.alarm.astype(np.int64)
+    columns = readings.values
     out: list[Rollup] = []
     for width in ROLLUP_WIDTHS:
         bucket = np.floor(t / width)

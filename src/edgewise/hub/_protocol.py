@@ -141,16 +141,24 @@ class Batch:
 def split_readings(records: list[WireRecord]) -> tuple[list[WireRecord], list[Readings]]:
     """``records`` but the readings, and the readings as one run per stream, in order."""
     others: list[WireRecord] = []
-    runs: dict[tuple[str, str], Readings] = {}
+    streams: dict[tuple[str, str], list[WireRecord]] = {}
     for r in records:
-        if r.kind != "reading":
+        if r.kind == "reading":
+            streams.setdefault((r.device, r.stream), []).append(r)
+        else:
             others.append(r)
-            continue
-        run = runs.get((r.device, r.stream))
-        if run is None:
-            run = runs[r.device, r.stream] = Readings(r.device, r.stream)
-        run.add_body(r.seq, r.timestamp, r.received, r.body)
-    return others, list(runs.values())
+    runs = [
+        Readings.of_bodies(
+            device,
+            stream,
+            seq=[r.seq for r in rs],
+            timestamp=[r.timestamp for r in rs],
+            received=[r.received for r in rs],
+            bodies=[r.body for r in rs],
+        )
+        for (device, stream), rs in streams.items()
+    ]
+    return others, runs
 
 
 # The fast decoder: the same checks as the pydantic models above, by msgspec, in C, straight
@@ -251,38 +259,50 @@ def _decode_fast(text: bytes) -> Batch | None:
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     others: list[WireRecord] = []
-    runs: dict[tuple[str, str], Readings] = {}
+    streams: dict[tuple[str, str], list[_FReading]] = {}
     for r in envelope.records:
         if (type(r) is _FEvent) != (r.name != ""):
             return None
-        if type(r) is not _FReading:
-            others.append(
-                WireRecord.model_construct(
-                    device=r.device, stream=r.stream, kind=r.__struct_config__.tag, seq=r.seq,
-                    name=r.name, timestamp=r.timestamp, received=r.received,
-                    body=msgspec.to_builtins(r.body),
-                )
-            )  # fmt: skip
+        if type(r) is _FReading:
+            streams.setdefault((r.device, r.stream), []).append(r)
             continue
-        run = runs.get((r.device, r.stream))
-        if run is None:
-            run = runs[r.device, r.stream] = Readings(r.device, r.stream)
-        body = r.body
-        detections = body.detections
-        if detections or body.flags:
-            extra = {k: v for k, v in (("flags", body.flags), ("detections", detections)) if v}
-            run.add(
-                r.seq, r.timestamp, r.received, body.values, extra,
-                max(d.score for d in detections) if detections else None,
-                any(d.alarm for d in detections),
-            )  # fmt: skip
-        else:
-            run.add(r.seq, r.timestamp, r.received, body.values)
-    try:
-        acked, refused = _acknowledged(envelope.acked_commands)
-    except BatchError:
-        return None
-    return Batch(envelope.agent, others, acked, refused, list(runs.values()))
+        others.append(
+            WireRecord.model_construct(
+                device=r.device, stream=r.stream, kind=r.__struct_config__.tag, seq=r.seq,
+                name=r.name, timestamp=r.timestamp, received=r.received,
+                body=msgspec.to_builtins(r.body),
+            )
+        )  # fmt: skip
+    return Batch(
+        envelope.agent,
+        others,
+        *_acknowledged(envelope.acked_commands),  # as the models would: the records are valid
+        [_columns(device, stream, rs) for (device, stream), rs in streams.items()],
+    )
+
+
+def _columns(device: str, stream: str, rs: list[_FReading]) -> Readings:
+    """One stream's readings by column: a list comprehension per field, no object per reading."""
+    bodies = [r.body for r in rs]
+    marked = [i for i, b in enumerate(bodies) if b.detections or b.flags]
+    extras = {
+        i: {k: v for k, v in (("flags", b.flags), ("detections", b.detections)) if v}
+        for i, b in ((i, bodies[i]) for i in marked)
+    }
+    scored = any(bodies[i].detections for i in marked)
+    return Readings.of(
+        device,
+        stream,
+        seq=[r.seq for r in rs],
+        timestamp=[r.timestamp for r in rs],
+        received=[r.received for r in rs],
+        values=[b.values for b in bodies],
+        extras=extras,
+        score=[max((d.score for d in b.detections), default=None) for b in bodies]
+        if scored
+        else None,
+        alarm=[any(d.alarm for d in b.detections) for b in bodies] if scored else None,
+    )
 
 
 class BatchError(ValueError):

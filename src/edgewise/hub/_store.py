@@ -17,15 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ._chunks import Readings, pack, rollups, unpack
 from ._db import session
 from ._errors import HubError
-from ._chunks import Readings, pack, rollups, unpack
 from ._models import (
     Command,
     Device,
     ReadingChunk,
-    ReadingRollup,
-    ReadingStream,
     StoredRecord,
     Token,
     TokenDevice,
@@ -156,122 +154,126 @@ CHUNK_READINGS = 1000
 """The most readings one chunk holds: a batch's run of a stream is split into chunks this long,
 so a chart of the newest readings unpacks little more than it shows."""
 
+# Readings are stored through the driver's own cursor, in SQL both databases speak: the same
+# statements through SQLAlchemy cost more than the rest of the ingest (docs/protocol.md).
+_LOCK = """
+INSERT INTO reading_streams (device, stream, seq_max, count, last_t, stored_at)
+VALUES (%s, %s, -1, 0, %s, %s)
+ON CONFLICT (device, stream) DO UPDATE SET seq_max = reading_streams.seq_max
+RETURNING seq_max
+"""
+_OVERLAPPING = """
+SELECT data FROM reading_chunks
+WHERE device = %s AND stream = %s AND seq_hi >= %s AND seq_lo <= %s
+"""
+_CHUNK = """
+INSERT INTO reading_chunks (device, stream, seq_lo, seq_hi, count, t_lo, t_hi, stored_at, data)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+"""
+_ROLLUP = """
+INSERT INTO reading_rollups
+    (device, stream, width, start, input, count, total, low, high, score, alarms, updated)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (device, stream, width, start, input) DO UPDATE SET
+    count = reading_rollups.count + excluded.count,
+    total = reading_rollups.total + excluded.total,
+    low = {least}(reading_rollups.low, excluded.low),
+    high = {greatest}(reading_rollups.high, excluded.high),
+    score = {score},
+    alarms = reading_rollups.alarms + excluded.alarms,
+    updated = excluded.updated
+"""
+_STREAM = """
+UPDATE reading_streams SET seq_max = {greatest}(seq_max, %s), count = count + %s,
+    last_t = {greatest}(last_t, %s), stored_at = %s
+WHERE device = %s AND stream = %s
+"""
+# LEAST and GREATEST skip NULLs; SQLite's two-argument min and max are NULL if either is.
+_SQL = {
+    "postgresql": {
+        name: sql.format(
+            least="LEAST",
+            greatest="GREATEST",
+            score="GREATEST(reading_rollups.score, excluded.score)",
+        )
+        for name, sql in (
+            ("lock", _LOCK), ("overlapping", _OVERLAPPING), ("chunk", _CHUNK),
+            ("rollup", _ROLLUP), ("stream", _STREAM),
+        )
+    },
+}  # fmt: skip
+_SQL["sqlite"] = {
+    name: sql.replace("LEAST", "min").replace("GREATEST", "max").replace("%s", "?")
+    for name, sql in _SQL["postgresql"].items()
+}
+_SQL["sqlite"]["rollup"] = _SQL["sqlite"]["rollup"].replace(
+    "max(reading_rollups.score, excluded.score)",
+    "max(coalesce(reading_rollups.score, excluded.score), "
+    "coalesce(excluded.score, reading_rollups.score))",
+)
 
-def _insert(s: Session) -> Any:
-    """The dialect's ``insert``, which has ``on_conflict_*``."""
-    return postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
 
-
-def _lock_stream(s: Session, run: Readings, now: float) -> int:
-    """Lock ``run``'s stream row (made if new) until the commit; its highest stored seq."""
-    r = ReadingStream
-    # An upsert that changes nothing still takes the row's lock on PostgreSQL, and on SQLite
-    # the write lock: batches of one stream are checked and stored one at a time.
-    statement = (
-        _insert(s)(r)
-        .values(
-            device=run.device, stream=run.stream, seq_max=-1, count=0,
-            last_t=min(run.timestamp), stored_at=now,
-        )  # fmt: skip
-        .on_conflict_do_update(index_elements=[r.device, r.stream], set_={"seq_max": r.seq_max})
-        .returning(r.seq_max)
-    )
-    return int(s.execute(statement).scalar_one())
-
-
-def _new_indices(s: Session, run: Readings, seq_max: int) -> list[int] | None:
-    """The indices of ``run``'s readings whose seq is stored nowhere yet, the first of each seq
-    when the batch holds it twice; None when all are new."""
-    seq = np.asarray(run.seq, dtype=np.int64)
+def _new_indices(cursor: Any, sql: Mapping[str, str], run: Readings, seq_max: int) -> Any:
+    """The indices of ``run``'s readings whose seq is stored nowhere yet (the first of each seq
+    when the batch holds it twice), or None when all are new."""
+    seq = run.seq
     unique, first = np.unique(seq, return_index=True)
-    keep = np.ones(len(seq), dtype=np.bool_) if len(unique) == len(seq) else None
-    if keep is None:
+    keep = None
+    if len(unique) < len(seq):
         keep = np.zeros(len(seq), dtype=np.bool_)
         keep[first] = True
-    if int(unique[0]) <= seq_max:
+    low, high = int(unique[0]), int(unique[-1])
+    if low <= seq_max:
         # A resend, or a stream sent out of order: look in the chunks it may overlap.
-        c = ReadingChunk
-        overlapping = s.scalars(
-            sa.select(c.data).where(
-                c.device == run.device,
-                c.stream == run.stream,
-                c.seq_hi >= int(unique[0]),
-                c.seq_lo <= int(unique[-1]),
-            )
-        )
-        for data in overlapping:
-            keep &= ~np.isin(seq, unpack(data).seq)
-    return None if keep.all() else np.flatnonzero(keep).tolist()
+        cursor.execute(sql["overlapping"], (run.device, run.stream, low, high))
+        for (data,) in cursor.fetchall():
+            stored = np.isin(seq, unpack(bytes(data)).seq)
+            keep = ~stored if keep is None else keep & ~stored
+    return None if keep is None or keep.all() else np.flatnonzero(keep)
 
 
-def _highest(s: Session, a: Any, b: Any, *, lowest: bool = False) -> Any:
-    """The SQL for the larger (or smaller) of ``a`` and ``b``, a NULL losing to a number."""
-    if s.get_bind().dialect.name == "postgresql":  # LEAST and GREATEST skip NULLs
-        return sa.func.least(a, b) if lowest else sa.func.greatest(a, b)
-    pick = sa.func.min if lowest else sa.func.max  # SQLite's min(a, b) is NULL if either is
-    return pick(sa.func.coalesce(a, b), sa.func.coalesce(b, a))
-
-
-def _add_rollups(s: Session, run: Readings, now: float) -> None:
-    rows = [
-        {"device": run.device, "stream": run.stream, "updated": now, **msgspec.structs.asdict(u)}
-        for u in rollups(run)
-    ]
-    if not rows:
-        return
-    r = ReadingRollup
-    insert = _insert(s)(r)
-    new = insert.excluded
-    statement = insert.on_conflict_do_update(
-        index_elements=[r.device, r.stream, r.width, r.start, r.input],
-        set_={
-            "count": r.count + new.count,
-            "total": r.total + new.total,
-            "low": _highest(s, r.low, new.low, lowest=True),
-            "high": _highest(s, r.high, new.high),
-            "score": _highest(s, r.score, new.score),
-            "alarms": r.alarms + new.alarms,
-            "updated": new.updated,
-        },
-    )
-    s.execute(statement, rows)
-
-
-def _store_run(s: Session, run: Readings, now: float) -> int:
-    seq_max = _lock_stream(s, run, now)
-    chosen = _new_indices(s, run, seq_max)
+def _store_run(cursor: Any, sql: Mapping[str, str], run: Readings, now: float) -> int:
+    device, stream = run.device, run.stream
+    # An upsert that changes nothing still takes the row's lock on PostgreSQL, and on SQLite
+    # the write lock: batches of one stream are checked and stored one at a time.
+    cursor.execute(sql["lock"], (device, stream, float(run.timestamp.min()), now))
+    (seq_max,) = cursor.fetchone()
+    chosen = _new_indices(cursor, sql, run, seq_max)
     if chosen is not None:
-        run = run.keep(chosen)
-    if not len(run):
+        run = run.take(chosen)
+    n = len(run)
+    if not n:
         return 0
     chunks = [
-        run.keep(range(lo, min(lo + CHUNK_READINGS, len(run))))
-        for lo in range(0, len(run), CHUNK_READINGS)
-    ] if len(run) > CHUNK_READINGS else [run]  # fmt: skip
-    s.execute(
-        sa.insert(ReadingChunk),
+        run.take(np.arange(lo, min(lo + CHUNK_READINGS, n)))
+        for lo in range(0, n, CHUNK_READINGS)
+    ] if n > CHUNK_READINGS else [run]  # fmt: skip
+    cursor.executemany(
+        sql["chunk"],
         [
-            {
-                "device": run.device, "stream": run.stream, "seq_lo": min(chunk.seq),
-                "seq_hi": max(chunk.seq), "count": len(chunk), "t_lo": min(chunk.timestamp),
-                "t_hi": max(chunk.timestamp), "stored_at": now, "data": pack(chunk),
-            }  # fmt: skip
-            for chunk in chunks
+            (
+                device,
+                stream,
+                int(c.seq.min()),
+                int(c.seq.max()),
+                len(c),
+                float(c.timestamp.min()),
+                float(c.timestamp.max()),
+                now,
+                pack(c),
+            )
+            for c in chunks
         ],
     )
-    _add_rollups(s, run, now)
-    r = ReadingStream
-    s.execute(
-        sa.update(r)
-        .where(r.device == run.device, r.stream == run.stream)
-        .values(
-            seq_max=_highest(s, r.seq_max, max(run.seq)),
-            count=r.count + len(run),
-            last_t=_highest(s, r.last_t, max(run.timestamp)),
-            stored_at=now,
-        )
+    cursor.executemany(
+        sql["rollup"],
+        [(device, stream, *msgspec.structs.astuple(u), now) for u in rollups(run)],
     )
-    return len(run)
+    cursor.execute(
+        sql["stream"],
+        (int(run.seq.max()), n, float(run.timestamp.max()), now, device, stream),
+    )
+    return n
 
 
 def store_readings(s: Session, runs: Sequence[Readings], now: float) -> int:
@@ -280,7 +282,17 @@ def store_readings(s: Session, runs: Sequence[Readings], now: float) -> int:
     Streams are locked in one order (device, stream), so two batches never wait on each other
     in a circle.
     """
-    return sum(_store_run(s, run, now) for run in sorted(runs, key=lambda r: (r.device, r.stream)))
+    if not runs:
+        return 0
+    dialect = s.get_bind().dialect.name
+    if dialect not in _SQL:
+        raise HubError(f"unsupported database dialect {dialect!r}")
+    cursor = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        ordered = sorted(runs, key=lambda r: (r.device, r.stream))
+        return sum(_store_run(cursor, _SQL[dialect], run, now) for run in ordered)
+    finally:
+        cursor.close()
 
 
 def store_records(

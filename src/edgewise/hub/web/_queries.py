@@ -294,7 +294,6 @@ def pipelines(s: Session, device: str, streams: Sequence[str]) -> dict[str, dict
     return found
 
 
-
 _RAW_MOST = 20_000
 """The most readings a ranged chart reads raw; a longer range reads rollups."""
 _BUCKETS_MOST = 3000
@@ -432,9 +431,7 @@ def stored(s: Session, device: str, *, after: Cursor) -> Points:
     2,000 readings (a page that was away that long reloads its history)."""
     r, c = StoredRecord, ReadingChunk
     found = Points()
-    events = sa.select(*_COLUMNS).where(
-        r.device == device, r.id > after[0], r.kind == "event"
-    )
+    events = sa.select(*_COLUMNS).where(r.device == device, r.id > after[0], r.kind == "event")
     found.add_events(s.execute(events.order_by(r.id).limit(_LIVE_LIMIT)))
     newer = s.execute(
         sa.select(c.id, c.stream, c.count, c.data)

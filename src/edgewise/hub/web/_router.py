@@ -252,9 +252,10 @@ def dashboard_router(
                         continue
                     woken.clear()
                     points = await run_in_threadpool(newer, name, seen)
-                    if parse_cursor(points["cursor"]) != seen:
-                        seen = parse_cursor(points["cursor"])
-                        yield f"id: {points['cursor']}\nevent: points\ndata: {json.dumps(points)}\n\n"
+                    cursor = points["cursor"]
+                    if parse_cursor(cursor) != seen:
+                        seen = parse_cursor(cursor)
+                        yield f"id: {cursor}\nevent: points\ndata: {json.dumps(points)}\n\n"
 
         return StreamingResponse(
             events(),

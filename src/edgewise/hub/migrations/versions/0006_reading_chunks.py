@@ -6,6 +6,8 @@ Revises: 0005
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.orm import Session
@@ -83,13 +85,19 @@ def _move_readings() -> None:
         .order_by(r.stored_at, r.device, r.stream, r.seq)
     )
     session = Session(bind=op.get_bind())
-    runs: dict[tuple[str, str, float], Readings] = {}
-    for device, stream, seq, timestamp, received, stored_at, body in rows:
-        run = runs.setdefault((device, stream, stored_at), Readings(device, stream))
-        run.add_body(seq, timestamp, received, body)
-    for (_, _, stored_at), run in runs.items():
+    batches: dict[tuple[str, str, float], list[Any]] = {}
+    for row in rows:
+        batches.setdefault((row.device, row.stream, row.stored_at), []).append(row)
+    for (device, stream, stored_at), batch in batches.items():
+        run = Readings.of_bodies(
+            device,
+            stream,
+            seq=[r.seq for r in batch],
+            timestamp=[r.timestamp for r in batch],
+            received=[r.received for r in batch],
+            bodies=[r.body for r in batch],
+        )
         store_readings(session, [run], stored_at)
-    session.flush()
     op.execute(sa.delete(records).where(r.kind == "reading"))
 
 
@@ -109,8 +117,7 @@ def downgrade() -> None:
         sa.select(c.device, c.stream, c.stored_at, c.data).order_by(c.id)
     ).all():
         rows = [
-            {**record, "stored_at": stored_at}
-            for record in unpack(data).readings(device, stream).records()
+            {**record, "stored_at": stored_at} for record in unpack(data, device, stream).records()
         ]
         bind.execute(sa.insert(records), rows)
     for table in ("reading_rollups", "reading_chunks", "reading_streams"):
