@@ -380,10 +380,13 @@ def _chart_run(
         with _hub(db_url, folder / f"chart-{kind}.log", max_concurrent=8) as (url, _pid):
             cookie = _viewer_cookie(url, db_url)
             page = f"{url}/devices/{_CHART_DEVICE}/history"
-            load = {"rate": rate, "seconds": seconds, "connections": connections}
-            newest = _chart_load(page, cookie, folder, **load)
-            # The whole stored range: per-hour rollups.
-            whole = _chart_load(f"{page}?span={readings + 1}", cookie, folder, **load)
+            newest, whole = (
+                _chart_load(
+                    target, cookie, folder, rate=rate, seconds=seconds, connections=connections
+                )
+                # The newest readings, as the page asks; the whole stored range (hour rollups).
+                for target in (page, f"{page}?span={readings + 1}")
+            )
     return {"load_s": round(loaded_s, 1), "newest": newest, "whole_range": whole}
 
 

@@ -169,7 +169,7 @@ _FFinite = Annotated[float, msgspec.Meta(ge=-_FLOAT_MAX, le=_FLOAT_MAX)]
 _FName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-class _FStrict(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class _FStrict(msgspec.Struct, forbid_unknown_fields=True):
     pass
 
 
