@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from dashboard_data import run
 from hubtest import Hub, Server, add_people, person
@@ -44,7 +45,7 @@ def ingest(
 class Watch:
     """A page's live feed of ``device``, read in a thread until its first batch of points."""
 
-    def __init__(self, client: httpx.Client, device: str, *, after: int, **headers: str) -> None:
+    def __init__(self, client: httpx.Client, device: str, *, after: str, **headers: str) -> None:
         self.client, self.device, self.after, self.headers = client, device, after, headers
         self.subscribed = threading.Event()
         self.points: dict[str, Any] | None = None
@@ -116,7 +117,7 @@ def test_a_viewer_sees_the_fleet_and_a_devices_history(sqlite_hub: Hub) -> None:
     [alarm] = history["events"]
     assert alarm["name"] == "alarm"
     assert alarm["explanation"].startswith("vibration")
-    assert history["last_id"] == 261  # 260 readings and one event
+    assert history["cursor"] == "1.1"  # one event, one chunk of 260 readings
     [pump_pipeline] = history["pipelines"].values()
     assert pump_pipeline["steps"] == ["hampel", "default"]
     assert pump_pipeline["applied"] is not None  # the agent acknowledged it
@@ -126,25 +127,27 @@ def test_live_points_arrive_by_server_sent_events(sqlite_hub: Hub) -> None:
     url, token = sqlite_hub.url, sqlite_hub.token
     ingest(url, token, run(0, 10, T0))
     with person(url, "vera") as vera:
-        with Watch(vera, "press-7", after=10) as watch:
+        # The cursor: the last event's id, the last chunk's (each batch here is one chunk).
+        with Watch(vera, "press-7", after="0.1") as watch:
             ingest(url, token, run(10, 13, T0))
         # A reconnecting page says what it saw last and gets what it missed at once.
         ingest(url, token, run(13, 15, T0))
-        with Watch(vera, "press-7", after=0, **{"Last-Event-ID": "13"}) as again:
+        with Watch(vera, "press-7", after="0.0", **{"Last-Event-ID": "0.2"}) as again:
             pass
+        assert vera.get("/devices/press-7/live?after=13").status_code == 422
     assert watch.points is not None
     assert watch.points["streams"]["pump-1"]["t"] == [T0 + 10, T0 + 11, T0 + 12]
-    assert watch.event_id == "13"
+    assert watch.points["streams"]["pump-1"]["id"] == [10, 11, 12]  # their seq
+    assert watch.event_id == "0.2"
     assert again.points is not None
     assert again.points["streams"]["pump-1"]["t"] == [T0 + 13, T0 + 14]
 
 
 def test_history_keeps_the_highest_score_of_each_bucket() -> None:
     points = Points()
-    for i in range(100):
-        score = 0.9 if i == 37 else 0.1
-        detection = {"score": score, "alarm": i == 37}
-        points.add_reading(i + 1, "s", float(i), {"values": {"x": 1.0}, "detections": [detection]})
+    i = np.arange(100)
+    score = np.where(i == 37, 0.9, 0.1)
+    points.add_columns("s", i.tolist(), i.astype(float), {"x": np.ones(100)}, score, i == 37)
     series = points.downsampled(10).to_json()["streams"]["s"]
     assert len(series["t"]) == 10
     assert series["score"][3] == 0.9
@@ -181,8 +184,8 @@ def test_live_points_cross_workers_through_postgresql(dashboard_pg: str) -> None
         Server(create_app(db_url=dashboard_pg)) as two,
     ):
         ingest(one.url, token, run(0, 5, T0))
-        with person(two.url, "vera") as vera, Watch(vera, "press-7", after=5) as watch:
+        with person(two.url, "vera") as vera, Watch(vera, "press-7", after="0.1") as watch:
             ingest(one.url, token, run(5, 8, T0))
         assert watch.points is not None
         assert watch.points["streams"]["pump-1"]["t"] == [T0 + 5, T0 + 6, T0 + 7]
-        assert watch.event_id == "8"
+        assert watch.event_id == "0.2"

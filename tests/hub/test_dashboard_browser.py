@@ -124,11 +124,11 @@ def test_sign_in_see_the_fleet_and_a_live_point_arrive(
         page.wait_for_selector("[data-stream='pump-1'] .uplot")
         page.wait_for_selector("#live-status[data-state='live']")
         assert page.locator("#events-body tr").count() == 1  # the bearing's alarm
-        before = int(page.locator("#device").get_attribute("data-last-id") or 0)
+        before = page.locator("#device").get_attribute("data-cursor") or "0.0"
 
         # A new batch through the ingest API while the page is open: the chart gets its points.
         assert hub.post(run(280, 285, time.time() - 284)).status_code == 200
-        expect(page.locator("#device")).not_to_have_attribute("data-last-id", str(before))
+        expect(page.locator("#device")).not_to_have_attribute("data-cursor", before)
         latest = page.locator("[data-stream='pump-1'] .latest").inner_text()
         assert "temp_c 74.89" in latest, latest  # reading 284
         accessible(page, "device page")

@@ -202,9 +202,9 @@ def test_demo_in_chromium_a_live_point_arrives(tmp_path: Path, chromium: Any) ->
             page.wait_for_url(f"{running.url}/")
             page.get_by_role("link", name="meter-07").click()
             page.wait_for_selector("#live-status[data-state='live']")
-            before = page.locator("#device").get_attribute("data-last-id") or "0"
+            before = page.locator("#device").get_attribute("data-cursor") or "0.0"
             expect(page.locator("#device")).not_to_have_attribute(
-                "data-last-id", before, timeout=60_000
+                "data-cursor", before, timeout=60_000
             )
             seconds = time.monotonic() - running.printed_at
             print(f"first live point in Chromium {seconds:.1f} s after the login was printed")

@@ -533,3 +533,33 @@ def scaleout(
             raise InputError(f"--db: PostgreSQL does not answer: {reason}") from None
     _print_result("Scale-out: two JetStream workers, one killed", result)
     _save(json_out, result)
+
+
+@app.command()
+def hub(
+    json_out: JsonOption = None,
+    runs: Annotated[int, typer.Option(min=1, help="Ingestion runs per database (median).")] = 3,
+    detections: Annotated[
+        bool, typer.Option(help="Send one detection with each reading, as a default pipeline does.")
+    ] = False,
+    chart_readings: Annotated[
+        int, typer.Option(min=1000, help="Readings stored before the chart query's load.")
+    ] = 1_000_000,
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db",
+            envvar="EDGEWISE_TEST_PG",
+            help="PostgreSQL server on which the run makes, then drops, a database of its own.",
+        ),
+    ] = "postgresql://postgres@127.0.0.1:5432/test",
+) -> None:
+    """The hub's ingestion over HTTP from 50 devices (batches of 500 readings), on SQLite and
+    PostgreSQL, one worker; then the device page's chart query under wrk at 50 requests/s."""
+    from edgewise.bench.hub import run_hub_bench
+
+    result = run_hub_bench(
+        pg_url=db, runs=runs, detections=detections, chart_readings=chart_readings, progress=print
+    )
+    _print_result("Hub: ingestion and the chart query", result)
+    _save(json_out, result)

@@ -194,7 +194,12 @@ def create_app(
     def store(agent: Agent, batch: Batch, devices: Collection[str]) -> dict[str, Any]:
         with sessions() as s, s.begin():
             stored, commands = ingest(
-                s, agent, batch.records, batch.acked_commands, batch.refused_commands
+                s,
+                agent,
+                batch.records,
+                batch.acked_commands,
+                batch.refused_commands,
+                readings=batch.readings,
             )
             folded = alerts_of(s, batch) if stored else Folded()
         # Only now, after the commit, may the agent forget what it sent, and pages show it.
@@ -204,7 +209,7 @@ def create_app(
         return {
             "version": PROTOCOL_VERSION,
             "stored": stored,
-            "duplicates": len(batch.records) - stored,
+            "duplicates": batch.size - stored,
             "commands": commands,
         }
 
@@ -243,7 +248,7 @@ def create_app(
                 return _error(status, str(error), rejected=error.rejected)
             if batch.agent != agent.name:
                 return _error(403, f"this token belongs to agent {agent.name!r}")
-            devices = {r.device for r in batch.records}
+            devices = batch.devices
             foreign = sorted(devices - agent.covers)
             if foreign:
                 return _error(403, f"this token does not cover device(s) {', '.join(foreign)}")

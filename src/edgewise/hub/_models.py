@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -28,6 +29,9 @@ __all__ = [
     "Command",
     "Device",
     "LoginSession",
+    "ReadingChunk",
+    "ReadingRollup",
+    "ReadingStream",
     "StoredRecord",
     "Token",
     "TokenDevice",
@@ -82,7 +86,8 @@ class TokenDevice(Base):
 
 
 class StoredRecord(Base):
-    """A record as the hub stores it: once per key (device, stream, kind, seq, name)."""
+    """A record other than a reading as the hub stores it: once per key (device, stream, kind,
+    seq, name). Readings are stored by column, in :class:`ReadingChunk`."""
 
     __tablename__ = "records"
     __table_args__ = (
@@ -99,6 +104,71 @@ class StoredRecord(Base):
     received: Mapped[float | None] = mapped_column(Double)
     stored_at: Mapped[float] = mapped_column(Double)
     body: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class ReadingStream(Base):
+    """One stream's readings as a whole: the highest seq stored (a batch above it cannot overlap
+    a stored chunk), how many, the newest device time, when the last was stored, and its inputs.
+
+    Ingest locks this row first (an upsert), so batches of one stream are stored one at a time.
+    """
+
+    __tablename__ = "reading_streams"
+
+    device: Mapped[str] = mapped_column(String(200), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seq_max: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(BigInteger)
+    last_t: Mapped[float] = mapped_column(Double)
+    stored_at: Mapped[float] = mapped_column(Double)
+
+
+class ReadingChunk(Base):
+    """A run of one stream's readings stored together, by column (``_chunks.pack``).
+
+    ``seq_lo``/``seq_hi`` and ``t_lo``/``t_hi`` bound its sequence numbers and device times.
+    """
+
+    __tablename__ = "reading_chunks"
+    __table_args__ = (
+        Index("reading_chunks_seq", "device", "stream", "seq_hi"),
+        Index("reading_chunks_time", "device", "stream", "t_hi"),
+        Index("reading_chunks_device_id", "device", "id"),
+        Index("reading_chunks_stored_at", "stored_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    device: Mapped[str] = mapped_column(String(200))
+    stream: Mapped[str] = mapped_column(String(200))
+    seq_lo: Mapped[int] = mapped_column(BigInteger)
+    seq_hi: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)
+    t_lo: Mapped[float] = mapped_column(Double)
+    t_hi: Mapped[float] = mapped_column(Double)
+    stored_at: Mapped[float] = mapped_column(Double)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReadingRollup(Base):
+    """One input of one stream over one bucket of device time (``width`` seconds from
+    ``start``): values counted, summed, lowest, highest; highest score, alarms; when it last
+    changed (hub time, for retention)."""
+
+    __tablename__ = "reading_rollups"
+    __table_args__ = (Index("reading_rollups_updated", "width", "updated"),)
+
+    device: Mapped[str] = mapped_column(String(200), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(200), primary_key=True)
+    width: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    start: Mapped[float] = mapped_column(Double, primary_key=True)
+    input: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[float] = mapped_column(Double)
+    low: Mapped[float] = mapped_column(Double)
+    high: Mapped[float] = mapped_column(Double)
+    score: Mapped[float | None] = mapped_column(Double)
+    alarms: Mapped[int] = mapped_column(BigInteger)
+    updated: Mapped[float] = mapped_column(Double)
 
 
 class Command(Base):

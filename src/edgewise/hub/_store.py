@@ -11,14 +11,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import msgspec
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ._chunks import Readings, pack, rollups, unpack
 from ._db import session
 from ._errors import HubError
-from ._models import Command, Device, StoredRecord, Token, TokenDevice
-from ._protocol import WireRecord
+from ._models import (
+    Command,
+    Device,
+    ReadingChunk,
+    StoredRecord,
+    Token,
+    TokenDevice,
+)
+from ._protocol import WireRecord, split_readings
 from ._secrets import digest
 
 __all__ = [
@@ -27,6 +37,7 @@ __all__ = [
     "authenticate_in",
     "ingest",
     "registered",
+    "store_readings",
     "store_records",
     "stored_keys",
 ]
@@ -127,8 +138,7 @@ def _store_sqlite(s: Session, records: Sequence[WireRecord], now: float) -> int:
     return len(s.execute(statement, rows).all())
 
 
-def store_records(s: Session, records: Sequence[WireRecord], now: float) -> int:
-    """Store the records whose keys are new, in the caller's transaction; how many were new."""
+def _store_others(s: Session, records: Sequence[WireRecord], now: float) -> int:
     if not records:
         return 0
     dialect = s.get_bind().dialect.name
@@ -138,6 +148,160 @@ def store_records(s: Session, records: Sequence[WireRecord], now: float) -> int:
     if dialect == "sqlite":
         return _store_sqlite(s, records, now)
     raise HubError(f"unsupported database dialect {dialect!r}")
+
+
+CHUNK_READINGS = 1000
+"""The most readings one chunk holds: a batch's run of a stream is split into chunks this long,
+so a chart of the newest readings unpacks little more than it shows."""
+
+# Readings are stored through the driver's own cursor, in SQL both databases speak: the same
+# statements through SQLAlchemy cost more than the rest of the ingest (docs/protocol.md).
+_LOCK = """
+INSERT INTO reading_streams (device, stream, seq_max, count, last_t, stored_at)
+VALUES (%s, %s, -1, 0, %s, %s)
+ON CONFLICT (device, stream) DO UPDATE SET seq_max = reading_streams.seq_max
+RETURNING seq_max
+"""
+_OVERLAPPING = """
+SELECT data FROM reading_chunks
+WHERE device = %s AND stream = %s AND seq_hi >= %s AND seq_lo <= %s
+"""
+_CHUNK = """
+INSERT INTO reading_chunks (device, stream, seq_lo, seq_hi, count, t_lo, t_hi, stored_at, data)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+"""
+_ROLLUP = """
+INSERT INTO reading_rollups
+    (device, stream, width, start, input, count, total, low, high, score, alarms, updated)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (device, stream, width, start, input) DO UPDATE SET
+    count = reading_rollups.count + excluded.count,
+    total = reading_rollups.total + excluded.total,
+    low = {least}(reading_rollups.low, excluded.low),
+    high = {greatest}(reading_rollups.high, excluded.high),
+    score = {score},
+    alarms = reading_rollups.alarms + excluded.alarms,
+    updated = excluded.updated
+"""
+_STREAM = """
+UPDATE reading_streams SET seq_max = {greatest}(seq_max, %s), count = count + %s,
+    last_t = {greatest}(last_t, %s), stored_at = %s
+WHERE device = %s AND stream = %s
+"""
+# LEAST and GREATEST skip NULLs; SQLite's two-argument min and max are NULL if either is.
+_SQL = {
+    "postgresql": {
+        name: sql.format(
+            least="LEAST",
+            greatest="GREATEST",
+            score="GREATEST(reading_rollups.score, excluded.score)",
+        )
+        for name, sql in (
+            ("lock", _LOCK), ("overlapping", _OVERLAPPING), ("chunk", _CHUNK),
+            ("rollup", _ROLLUP), ("stream", _STREAM),
+        )
+    },
+}  # fmt: skip
+_SQL["sqlite"] = {
+    name: sql.replace("LEAST", "min").replace("GREATEST", "max").replace("%s", "?")
+    for name, sql in _SQL["postgresql"].items()
+}
+_SQL["sqlite"]["rollup"] = _SQL["sqlite"]["rollup"].replace(
+    "max(reading_rollups.score, excluded.score)",
+    "max(coalesce(reading_rollups.score, excluded.score), "
+    "coalesce(excluded.score, reading_rollups.score))",
+)
+
+
+def _new_indices(cursor: Any, sql: Mapping[str, str], run: Readings, seq_max: int) -> Any:
+    """The indices of ``run``'s readings whose seq is stored nowhere yet (the first of each seq
+    when the batch holds it twice), or None when all are new."""
+    seq = run.seq
+    unique, first = np.unique(seq, return_index=True)
+    keep = None
+    if len(unique) < len(seq):
+        keep = np.zeros(len(seq), dtype=np.bool_)
+        keep[first] = True
+    low, high = int(unique[0]), int(unique[-1])
+    if low <= seq_max:
+        # A resend, or a stream sent out of order: look in the chunks it may overlap.
+        cursor.execute(sql["overlapping"], (run.device, run.stream, low, high))
+        for (data,) in cursor.fetchall():
+            stored = np.isin(seq, unpack(bytes(data)).seq)
+            keep = ~stored if keep is None else keep & ~stored
+    return None if keep is None or keep.all() else np.flatnonzero(keep)
+
+
+def _store_run(cursor: Any, sql: Mapping[str, str], run: Readings, now: float) -> int:
+    device, stream = run.device, run.stream
+    # An upsert that changes nothing still takes the row's lock on PostgreSQL, and on SQLite
+    # the write lock: batches of one stream are checked and stored one at a time.
+    cursor.execute(sql["lock"], (device, stream, float(run.timestamp.min()), now))
+    (seq_max,) = cursor.fetchone()
+    chosen = _new_indices(cursor, sql, run, seq_max)
+    if chosen is not None:
+        run = run.take(chosen)
+    n = len(run)
+    if not n:
+        return 0
+    chunks = [
+        run.take(np.arange(lo, min(lo + CHUNK_READINGS, n)))
+        for lo in range(0, n, CHUNK_READINGS)
+    ] if n > CHUNK_READINGS else [run]  # fmt: skip
+    cursor.executemany(
+        sql["chunk"],
+        [
+            (
+                device,
+                stream,
+                int(c.seq.min()),
+                int(c.seq.max()),
+                len(c),
+                float(c.timestamp.min()),
+                float(c.timestamp.max()),
+                now,
+                pack(c),
+            )
+            for c in chunks
+        ],
+    )
+    cursor.executemany(
+        sql["rollup"],
+        [(device, stream, *msgspec.structs.astuple(u), now) for u in rollups(run)],
+    )
+    cursor.execute(
+        sql["stream"],
+        (int(run.seq.max()), n, float(run.timestamp.max()), now, device, stream),
+    )
+    return n
+
+
+def store_readings(s: Session, runs: Sequence[Readings], now: float) -> int:
+    """Store the readings whose keys are new, in the caller's transaction; how many were new.
+
+    Streams are locked in one order (device, stream), so two batches never wait on each other
+    in a circle.
+    """
+    if not runs:
+        return 0
+    dialect = s.get_bind().dialect.name
+    if dialect not in _SQL:
+        raise HubError(f"unsupported database dialect {dialect!r}")
+    cursor = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        ordered = sorted(runs, key=lambda r: (r.device, r.stream))
+        return sum(_store_run(cursor, _SQL[dialect], run, now) for run in ordered)
+    finally:
+        cursor.close()
+
+
+def store_records(
+    s: Session, records: Sequence[WireRecord], now: float, *, readings: Sequence[Readings] = ()
+) -> int:
+    """Store the records (and runs of ``readings``) whose keys are new, in the caller's
+    transaction; how many were new."""
+    others, runs = split_readings(list(records))
+    return _store_others(s, others, now) + store_readings(s, [*runs, *readings], now)
 
 
 def registered(s: Session, names: Iterable[str]) -> set[str]:
@@ -155,6 +319,8 @@ def ingest(
     records: Sequence[WireRecord],
     acked: Sequence[int],
     refused: Mapping[int, str] | None = None,
+    *,
+    readings: Sequence[Readings] = (),
 ) -> tuple[int, list[dict[str, Any]]]:
     """Store new records, mark acknowledged commands delivered (and why the agent ``refused``
     those it refused); (stored, pending commands).
@@ -162,7 +328,7 @@ def ingest(
     Runs in the caller's transaction, which commits the whole batch or none of it.
     """
     now = time.time()
-    stored = store_records(s, records, now)
+    stored = store_records(s, records, now, readings=readings)
     if acked:
         s.execute(
             sa.update(Command)
@@ -193,7 +359,8 @@ def ingest(
 
 
 def stored_keys(db_url: str) -> list[RecordKey]:
-    """The key of every record stored at ``db_url``, in the order they were stored.
+    """The key of every record stored at ``db_url``, in the order they were stored (within one
+    transaction: the other records, then the readings).
 
     Benchmarks and tests use it to check exactly-once delivery.
 
@@ -204,10 +371,19 @@ def stored_keys(db_url: str) -> list[RecordKey]:
     >>> stored_keys(url)
     []
     """
+    r, c = StoredRecord, ReadingChunk
     with session(db_url) as s:
-        rows = s.execute(
-            sa.select(*(getattr(StoredRecord, f) for f in RecordKey._fields)).order_by(
-                StoredRecord.id
+        found = [
+            ((stored_at, 0, ident, 0), RecordKey(device, stream, kind, seq, name))
+            for ident, stored_at, device, stream, kind, seq, name in s.execute(
+                sa.select(r.id, r.stored_at, *(getattr(r, f) for f in RecordKey._fields))
             )
-        ).all()
-    return [RecordKey(*row) for row in rows]
+        ]
+        for ident, stored_at, device, stream, data in s.execute(
+            sa.select(c.id, c.stored_at, c.device, c.stream, c.data)
+        ):
+            found.extend(
+                ((stored_at, 1, ident, i), RecordKey(device, stream, "reading", seq, ""))
+                for i, seq in enumerate(unpack(data).seq.tolist())
+            )
+    return [key for _, key in sorted(found)]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
@@ -23,12 +23,14 @@ from .._alerts import Folded, Move, accept_alert, alert_counts, list_alerts, mov
 from .._auth import CSRF_FIELD
 from .._errors import HubError
 from ._feed import INBOX, LiveFeed
-from ._queries import device_exists, fleet, history, stored
+from ._queries import Cursor, device_exists, fleet, history, parse_cursor, stored
 
 __all__ = ["SignedIn", "dashboard_router"]
 
 _STATIC = Path(__file__).with_name("static").resolve()
 _HISTORY_POINTS = 600
+# A chart's range in seconds of device time, up to ten years; none: the newest readings.
+Span = Annotated[float | None, Query(gt=0, le=10 * 366 * 86400)]
 _KEEPALIVE_S = 15.0
 _ACTIVE = ("open", "acknowledged", "escalated")
 
@@ -218,22 +220,24 @@ def dashboard_router(
         return page(request, who, "models.html", nav="models")
 
     @router.get("/devices/{name}/history")
-    def device_history(name: str, _who: Who) -> JSONResponse:
+    def device_history(name: str, _who: Who, span: Span = None) -> JSONResponse:
         known(name)
         with sessions() as s:
-            points = history(s, name, points=_HISTORY_POINTS)
+            points = history(s, name, points=_HISTORY_POINTS, span_s=span)
         return JSONResponse(points.to_json(), headers={"Cache-Control": "no-store"})
 
-    def newer(name: str, after: int) -> dict[str, Any]:
+    def newer(name: str, after: Cursor) -> dict[str, Any]:
         with sessions() as s:
             return stored(s, name, after=after).to_json()
 
     @router.get("/devices/{name}/live")
-    async def device_live(request: Request, name: str, _who: Who, after: int = 0) -> Response:
+    async def device_live(request: Request, name: str, _who: Who, after: str = "0.0") -> Response:
         await run_in_threadpool(known, name)
         # A reconnecting EventSource says what it saw last; a new page, what its history held.
-        last = request.headers.get("last-event-id", "")
-        seen = int(last) if last.isdigit() else after
+        try:
+            seen = parse_cursor(request.headers.get("last-event-id") or after)
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from None
 
         async def events() -> AsyncIterator[str]:
             nonlocal seen
@@ -248,9 +252,10 @@ def dashboard_router(
                         continue
                     woken.clear()
                     points = await run_in_threadpool(newer, name, seen)
-                    if points["last_id"] > seen:
-                        seen = points["last_id"]
-                        yield f"id: {seen}\nevent: points\ndata: {json.dumps(points)}\n\n"
+                    cursor = points["cursor"]
+                    if parse_cursor(cursor) != seen:
+                        seen = parse_cursor(cursor)
+                        yield f"id: {cursor}\nevent: points\ndata: {json.dumps(points)}\n\n"
 
         return StreamingResponse(
             events(),

@@ -8,14 +8,14 @@
   const palette = [1, 2, 3, 4, 5, 6].map((i) => css(`--series-${i}`));
   const MAX_POINTS = 3000; // per stream: older points scroll out of the live view
   const MAX_EVENTS = 200;
-  const seen = new Set(); // record ids drawn already (a notice may name some twice)
-  const streams = new Map(); // name -> {t, values: {input: []}, score, alarm, charts, el}
+  const seen = new Set(); // event ids listed already (a notice may name some twice)
+  const streams = new Map(); // name -> {t, values: {input: []}, score, alarm, seen, charts, el}
   const status = document.getElementById("live-status");
   const statusText = document.getElementById("live-text");
   const eventsBody = document.getElementById("events-body");
   const fmt = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 4 });
   const timeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-  let lastId = 0;
+  let cursor = "0.0"; // what the page holds: "<last event id>.<last chunk of readings id>"
 
   function setStatus(state, text) {
     status.dataset.state = state;
@@ -62,7 +62,7 @@
     section.append(head, charts);
     document.getElementById("streams").append(section);
     document.getElementById("no-streams").hidden = true;
-    const entry = { t: [], values: {}, score: [], alarm: [], hosts, latest, pipeline, charts: [null, null], inputs: "" };
+    const entry = { t: [], values: {}, score: [], alarm: [], seen: new Set(), hosts, latest, pipeline, charts: [null, null], inputs: "" };
     streams.set(name, entry);
     return entry;
   }
@@ -103,8 +103,9 @@
 
   function addPoints(entry, s) {
     for (let j = 0; j < s.id.length; j++) {
-      if (seen.has(s.id[j])) continue;
-      seen.add(s.id[j]);
+      // Point ids are the readings' seq, per stream (negative for a rollup's bucket).
+      if (entry.seen.has(s.id[j])) continue;
+      entry.seen.add(s.id[j]);
       const i = insertAt(entry.t, s.t[j]);
       const n = entry.t.length;
       entry.t.splice(i, 0, s.t[j]);
@@ -167,12 +168,12 @@
       if (points.pipelines) showPipeline(entry, points.pipelines[name]);
     }
     points.events.forEach(addEvent);
-    lastId = Math.max(lastId, points.last_id);
-    root.dataset.lastId = String(lastId);
+    cursor = points.cursor;
+    root.dataset.cursor = cursor;
   }
 
   function live() {
-    const source = new EventSource(`${base}/live?after=${lastId}`);
+    const source = new EventSource(`${base}/live?after=${cursor}`);
     source.addEventListener("open", () => setStatus("live", "Live"));
     source.addEventListener("points", (e) => {
       merge(JSON.parse(e.data));
