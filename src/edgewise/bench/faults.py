@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from edgewise.agent._outbox import DIGEST_SIZE as _DIGEST_SIZE
+from edgewise.hub._chunks import unpack
 
 from ._proxy import TcpProxy
 from ._services import Mosquitto, free_port, wait_for_port
@@ -217,23 +218,31 @@ def _fill(folder: Path) -> Path:
     return ballast
 
 
+def _readings(hub_db: Path) -> list[tuple[str, float, int]]:
+    """Every reading the hub stored, as (stream, device timestamp, sequence number), a reading
+    stored twice listed twice (the hub keeps readings in chunks, column by column)."""
+    with contextlib.closing(sqlite3.connect(hub_db)) as db:
+        chunks = db.execute("SELECT stream, data FROM reading_chunks").fetchall()
+    found = []
+    for stream, data in chunks:
+        chunk = unpack(data)
+        found += [
+            (stream, t, s)
+            for t, s in zip(chunk.timestamp.tolist(), chunk.seq.tolist(), strict=True)
+        ]
+    return found
+
+
 def _stored(hub_db: Path) -> Counter[tuple[str, float]]:
     """How often the hub stored each reading, by payload id (stream, device timestamp)."""
-    with contextlib.closing(sqlite3.connect(hub_db)) as db:
-        rows = db.execute("SELECT stream, timestamp FROM records WHERE kind = 'reading'").fetchall()
-    return Counter((stream, float(ts)) for stream, ts in rows)
+    return Counter((stream, timestamp) for stream, timestamp, _ in _readings(hub_db))
 
 
 def _seqs(hub_db: Path) -> dict[str, list[tuple[float, int]]]:
     """Per stream, the hub's readings as (device timestamp, sequence number), in time order."""
-    with contextlib.closing(sqlite3.connect(hub_db)) as db:
-        rows = db.execute(
-            "SELECT stream, timestamp, seq FROM records WHERE kind = 'reading'"
-            " ORDER BY stream, timestamp"
-        ).fetchall()
     seqs: dict[str, list[tuple[float, int]]] = {}
-    for stream, timestamp, seq in rows:
-        seqs.setdefault(stream, []).append((float(timestamp), int(seq)))
+    for stream, timestamp, seq in sorted(_readings(hub_db)):
+        seqs.setdefault(stream, []).append((timestamp, seq))
     return seqs
 
 
